@@ -1,0 +1,29 @@
+# The two commands of the README: `make demo` and `make test`. Both set up the virtual
+# environment first (once, and again when pyproject.toml changes).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
+
+.PHONY: setup demo test dev clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: setup
+	$(BIN)/cg-demo
+
+test: setup
+	$(BIN)/python -m pytest
+
+dev: setup
+	$(BIN)/dagster dev
+
+clean:
+	rm -rf data/landing data/archive data/warehouse.duckdb data/logs dbt_project/target
+	find data/dagster_home -mindepth 1 ! -name dagster.yaml -exec rm -rf {} +

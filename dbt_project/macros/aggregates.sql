@@ -1,0 +1,17 @@
+{#- The median: the aggregate for cycle times (kpi-definitions.md). -#}
+{% macro median(expression) -%}
+    {{ return(adapter.dispatch('median', 'common_ground')(expression)) }}
+{%- endmacro %}
+
+{% macro default__median(expression) -%}
+    median({{ expression }})
+{%- endmacro %}
+
+{% macro postgres__median(expression) -%}
+    percentile_cont(0.5) within group (order by {{ expression }})
+{%- endmacro %}
+
+{#- Calendar days from `start` to `end` (both dates). -#}
+{% macro days_between(start, end) -%}
+    {{ dbt.datediff(start, end, 'day') }}
+{%- endmacro %}

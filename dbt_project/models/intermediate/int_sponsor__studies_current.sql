@@ -1,0 +1,1 @@
+{{ current_snapshot(ref('stg_sponsor__studies')) }}

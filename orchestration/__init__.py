@@ -1,0 +1,1 @@
+"""Common Ground: the Dagster code location (ingestion, gates and dbt orchestration)."""

@@ -1,0 +1,45 @@
+"""The dbt project as Dagster assets: staging -> intermediate -> marts, with dbt sources
+lined up with the ingestion assets so the graph reads as one picture."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+
+from orchestration.assets.raw import POOL
+from orchestration.settings import DBT_PROJECT_DIR
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR)
+dbt_project.prepare_if_dev()
+if not dbt_project.manifest_path.exists():
+    dbt_project.preparer.prepare(dbt_project)
+
+LAYER_GROUPS = {"staging": "staging", "intermediate": "conform", "marts": "marts"}
+
+
+class CommonGroundTranslator(DagsterDbtTranslator):
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            # raw.<side>__<feed> is produced by the ingestion asset of the same key
+            return dg.AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
+        layer = dbt_resource_props["fqn"][1] if len(dbt_resource_props["fqn"]) > 2 else "dictionary"
+        return dg.AssetKey([LAYER_GROUPS.get(layer, layer), dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "seed":
+            return "dictionary"
+        fqn = dbt_resource_props["fqn"]
+        return LAYER_GROUPS.get(fqn[1], fqn[1]) if len(fqn) > 2 else None
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    dagster_dbt_translator=CommonGroundTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)),
+    project=dbt_project,
+    pool=POOL,
+)
+def common_ground_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    yield from dbt.cli(["build"], context=context).stream()

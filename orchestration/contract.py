@@ -1,0 +1,126 @@
+"""The feed contract, loaded from `feed_contract.yaml`: the single source of truth for
+what each side delivers. The reader, the gates and the synthetic generator use it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+CONTRACT_PATH = Path(__file__).with_name("feed_contract.yaml")
+SIDES = ("sponsor", "cro")
+IGNORED_PREFIXES = (".",)
+IGNORED_SUFFIXES = (".part", ".tmp")
+DELIVERY_NAME = re.compile(r"^(?P<feed>[a-z_]+)__(?P<stamp>\d{8}T\d{6}Z)\.(?P<ext>csv|jsonl)$")
+CRO_FOLDER = re.compile(r"^cro-(?P<cro_id>[a-z0-9][a-z0-9_]*)$")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    required: bool = False
+    optional: bool = False  # may be absent from a delivery (JSON keys such as deviation_id)
+    values: tuple[str, ...] = ()
+    sensitivity: str = "shared"
+
+
+@dataclass(frozen=True)
+class Feed:
+    side: str
+    name: str
+    kind: str  # snapshot | incremental
+    format: str  # csv | jsonl
+    key: tuple[str, ...]
+    columns: tuple[Column, ...]
+    date_format: str
+    version_column: str | None = None
+
+    @property
+    def table(self) -> str:
+        """Raw table name in the warehouse, e.g. `cro__events`."""
+        return f"{self.side}__{self.name}"
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def header_columns(self) -> list[str]:
+        """Columns every delivery must carry."""
+        return [c.name for c in self.columns if not c.optional]
+
+    @property
+    def extension(self) -> str:
+        return self.format
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+
+@dataclass(frozen=True)
+class Contract:
+    version: str
+    feeds: tuple[Feed, ...]
+
+    def feed(self, side: str, name: str) -> Feed:
+        for feed in self.feeds:
+            if feed.side == side and feed.name == name:
+                return feed
+        raise KeyError(f"the feed contract has no {side} feed named {name!r}")
+
+    def feeds_of(self, side: str) -> list[Feed]:
+        return [f for f in self.feeds if f.side == side]
+
+
+@cache
+def load_contract(path: Path = CONTRACT_PATH) -> Contract:
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    feeds = []
+    for side, side_feeds in raw["feeds"].items():
+        date_format = raw["sides"][side]["date_format"]
+        for name, spec in side_feeds.items():
+            columns = tuple(
+                Column(
+                    name=col_name,
+                    type=col["type"],
+                    required=col.get("required", False),
+                    optional=col.get("optional", False),
+                    values=tuple(col.get("values", ())),
+                    sensitivity=col.get("sensitivity", "shared"),
+                )
+                for col_name, col in spec["columns"].items()
+            )
+            feeds.append(
+                Feed(
+                    side=side,
+                    name=name,
+                    kind=spec["kind"],
+                    format=spec["format"],
+                    key=tuple(spec["key"]),
+                    columns=columns,
+                    date_format=date_format,
+                    version_column=spec.get("version_column"),
+                )
+            )
+    return Contract(version=str(raw["version"]), feeds=tuple(feeds))
+
+
+def source_side(source: str) -> tuple[str, str | None]:
+    """`sponsor` -> ("sponsor", None); `cro-acme` -> ("cro", "acme")."""
+    if source == "sponsor":
+        return "sponsor", None
+    match = CRO_FOLDER.match(source)
+    if not match:
+        raise ValueError(f"{source!r} is not a landing folder name: expected 'sponsor' or 'cro-<cro_id>'")
+    return "cro", match["cro_id"]
+
+
+def delivery_file_name(feed: Feed, extract_at: datetime) -> str:
+    """The contract's file name for a delivery, e.g. `sites__20261103T020000Z.csv`."""
+    stamp = extract_at.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return f"{feed.name}__{stamp}.{feed.extension}"

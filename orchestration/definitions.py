@@ -1,0 +1,27 @@
+"""The Dagster code location: assembles assets, jobs and resources; no logic here."""
+
+import os
+
+import dagster as dg
+
+from orchestration.assets.dbt import common_ground_dbt_assets
+from orchestration.assets.raw import raw_assets
+from orchestration.resources import build_resources
+from orchestration.settings import Settings
+
+settings = Settings.from_env()
+os.environ.update(settings.dbt_env())  # dbt runs as a subprocess and reads these
+
+refresh_all = dg.define_asset_job(
+    "refresh_all",
+    selection=dg.AssetSelection.all(),
+    description="Ingest every new delivery, then build and test the dbt project end to end.",
+)
+
+defs = dg.Definitions(
+    assets=[*raw_assets, common_ground_dbt_assets],
+    jobs=[refresh_all],
+    resources=build_resources(settings),
+    # One writer at a time: steps run one after another in the run's process.
+    executor=dg.in_process_executor,
+)

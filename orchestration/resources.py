@@ -1,0 +1,45 @@
+"""Dagster resources: where deliveries land and where the warehouse lives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+from dagster_dbt import DbtCliResource
+
+from orchestration.settings import DBT_PROJECT_DIR, Settings
+from orchestration.warehouse import connect
+
+
+class LandingResource(dg.ConfigurableResource):
+    """The landing root (one folder per source) and the immutable archive."""
+
+    landing_dir: str
+    archive_dir: str
+
+    @property
+    def landing_path(self) -> Path:
+        return Path(self.landing_dir)
+
+    @property
+    def archive_path(self) -> Path:
+        return Path(self.archive_dir)
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB warehouse file. DuckDB allows one writing process at a time, so every
+    asset that writes opens it only for the duration of its work."""
+
+    path: str
+
+    def connect(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+        return connect(Path(self.path), read_only=read_only)
+
+
+def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    return {
+        "landing": LandingResource(landing_dir=str(settings.landing_dir), archive_dir=str(settings.archive_dir)),
+        "warehouse": WarehouseResource(path=str(settings.warehouse)),
+        "dbt": DbtCliResource(project_dir=str(DBT_PROJECT_DIR)),
+    }

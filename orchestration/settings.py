@@ -1,0 +1,59 @@
+"""Runtime settings, read from the environment once, with the documented defaults.
+
+Relative paths are resolved against the project root, so commands behave the same from
+any working directory."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+
+
+def _path_from_env(name: str, default: str) -> Path:
+    path = Path(os.environ.get(name) or default)
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def _as_of_from_env() -> date | None:
+    value = os.environ.get("CG_AS_OF", "").strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"CG_AS_OF={value!r} is not a date: use YYYY-MM-DD, or unset it") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    landing_dir: Path
+    archive_dir: Path
+    warehouse: Path
+    as_of: date | None
+    reporting_currency: str
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        currency = (os.environ.get("CG_REPORTING_CURRENCY") or "USD").strip().upper()
+        if len(currency) != 3 or not currency.isalpha():
+            raise ValueError(f"CG_REPORTING_CURRENCY={currency!r} is not an ISO 4217 code such as USD")
+        return cls(
+            landing_dir=_path_from_env("CG_LANDING_DIR", "data/landing"),
+            archive_dir=_path_from_env("CG_ARCHIVE_DIR", "data/archive"),
+            warehouse=_path_from_env("CG_WAREHOUSE", "data/warehouse.duckdb"),
+            as_of=_as_of_from_env(),
+            reporting_currency=currency,
+        )
+
+    def dbt_env(self) -> dict[str, str]:
+        """Environment for dbt subprocesses: absolute paths, so dbt's own cwd does not matter."""
+        return {
+            "CG_WAREHOUSE": str(self.warehouse),
+            "CG_AS_OF": self.as_of.isoformat() if self.as_of else "",
+            "CG_REPORTING_CURRENCY": self.reporting_currency,
+        }

@@ -1,0 +1,53 @@
+"""Shared fixtures: temporary landing folders and warehouses, real DuckDB files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orchestration.contract import load_contract
+from orchestration.ingest.loader import Outcome, ensure_warehouse, ingest_feed
+from orchestration.warehouse import connect
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SHARED = PROJECT_ROOT.parent / "shared"
+FEED_EXAMPLES = SHARED / "feed-examples"
+
+
+def write_delivery(landing: Path, source: str, file_name: str, content: str | bytes) -> Path:
+    path = landing / source / file_name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, str):
+        path.write_text(content, encoding="utf-8")
+    else:
+        path.write_bytes(content)
+    return path
+
+
+def ingest_everything(con, landing: Path, archive: Path) -> list[Outcome]:
+    contract = load_contract()
+    outcomes = []
+    for feed in contract.feeds:
+        outcomes += ingest_feed(con, contract, feed, landing, archive, run_id="test")
+    return outcomes
+
+
+@pytest.fixture
+def landing(tmp_path: Path) -> Path:
+    folder = tmp_path / "landing"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> Path:
+    return tmp_path / "archive"
+
+
+@pytest.fixture
+def con(tmp_path: Path):
+    connection = connect(tmp_path / "warehouse.duckdb")
+    ensure_warehouse(connection, load_contract())
+    yield connection
+    connection.close()

@@ -51,3 +51,36 @@ def con(tmp_path: Path):
     ensure_warehouse(connection, load_contract())
     yield connection
     connection.close()
+
+
+def run_pipeline(settings, selection=None):
+    """Materialize the real assets into `settings.warehouse` through Dagster, in process."""
+    import dagster as dg
+
+    from orchestration.assets.dbt import common_ground_dbt_assets
+    from orchestration.assets.raw import raw_assets
+    from orchestration.resources import build_resources
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in settings.dbt_env().items():
+            patch.setenv(name, value)
+        return dg.materialize(
+            [*raw_assets, common_ground_dbt_assets],
+            resources=build_resources(settings),
+            selection=selection,
+            instance=dg.DagsterInstance.ephemeral(),
+        )
+
+
+def settings_for(root: Path, landing: Path, as_of: str | None = None, currency: str = "USD"):
+    from datetime import date
+
+    from orchestration.settings import Settings
+
+    return Settings(
+        landing_dir=landing,
+        archive_dir=root / "archive",
+        warehouse=root / "warehouse.duckdb",
+        as_of=date.fromisoformat(as_of) if as_of else None,
+        reporting_currency=currency,
+    )

@@ -5,25 +5,28 @@
     _file_name,
     _file_sha256,
     _extract_at,
+    cast(_extract_at as date) as _delivery_date,
     _row_number,
     _loaded_at
 {%- endmacro %}
 
-{#- Rows of the snapshot in force: each source's latest loaded delivery. -#}
+{#- Rows of the snapshot in force at the as-of date: each source's latest delivery
+    extracted by then. -#}
 {% macro current_snapshot(relation) -%}
     select staged.*
     from {{ relation }} as staged
     inner join (
-        select _source as latest_source, max(_extract_at) as latest_extract_at
-        from {{ relation }}
-        group by _source
+        select versions._source as latest_source, max(versions._extract_at) as latest_extract_at
+        from {{ relation }} as versions
+        where {{ delivered_by_as_of('versions') }}
+        group by versions._source
     ) as latest
         on staged._source = latest.latest_source
         and staged._extract_at = latest.latest_extract_at
 {%- endmacro %}
 
-{#- The latest version of each business key: by the version column, then delivery
-    order, then row order (a later row of one file wins). -#}
+{#- The latest version of each business key delivered by the as-of date: by the
+    version column, then delivery order, then row order (a later row of a file wins). -#}
 {% macro latest_version(relation, key_columns, version_column) -%}
     select *
     from (
@@ -34,6 +37,13 @@
                 order by {{ version_column }} desc nulls last, _extract_at desc, _row_number desc
             ) as _version_rank
         from {{ relation }} as versions
+        where {{ delivered_by_as_of('versions') }}
     ) as ranked
     where _version_rank = 1
+{%- endmacro %}
+
+{#- What had been delivered by the as-of date: the basis of reproducing any KPI as of a
+    past date. -#}
+{% macro delivered_by_as_of(alias) -%}
+    {{ alias }}._delivery_date <= (select as_of_date from {{ ref('int_as_of_date') }})
 {%- endmacro %}

@@ -28,6 +28,11 @@
     (cast({{ expression }} as timestamptz) at time zone 'UTC')
 {%- endmacro %}
 
+{#- The calendar date as written in an ISO 8601 timestamp, before any zone conversion. -#}
+{% macro parse_local_date(expression) -%}
+    {{ dbt.safe_cast("substring(" ~ expression ~ ", 1, 10)", 'date') }}
+{%- endmacro %}
+
 {% macro parse_decimal(expression) -%}
     {{ dbt.safe_cast(expression, 'decimal(18, 2)') }}
 {%- endmacro %}
@@ -48,4 +53,41 @@
 {#- Country names as CROs write them, normalised for matching against the mapping seed. -#}
 {% macro normalize_name(expression) -%}
     lower(trim({{ expression }}))
+{%- endmacro %}
+
+{#- The first value of a row that does not parse, as a quarantine reason such as
+    `invalid_date: VisitDate='03/11/2026'`, else null. `checks` lists
+    (column as delivered, kind, side) with kind one of date, timestamp, month, decimal,
+    integer, flag. -#}
+{% macro cast_error(checks) -%}
+    case
+    {%- for column, kind, side in checks %}
+        when {{ column }} is not null and {{ parsed(column, kind, side) }} is null
+            then 'invalid_{{ kind }}: {{ column | replace('"', '') }}=''' || {{ column }} || ''''
+    {%- endfor %}
+    end
+{%- endmacro %}
+
+{% macro parsed(column, kind, side=none) -%}
+    {%- if kind == 'date' -%} {{ parse_date(column, side) }}
+    {%- elif kind == 'timestamp' -%} {{ parse_timestamp_utc(column) }}
+    {%- elif kind == 'month' -%} {{ parse_month(column) }}
+    {%- elif kind == 'decimal' -%} {{ parse_decimal(column) }}
+    {%- elif kind == 'integer' -%} {{ parse_integer(column) }}
+    {%- elif kind == 'flag' -%} {{ parse_flag(column) }}
+    {%- else -%} {{ exceptions.raise_compiler_error('unknown kind ' ~ kind) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- A month as `YYYY-MM` text. -#}
+{% macro month_label(date_expression) -%}
+    {{ return(adapter.dispatch('month_label', 'common_ground')(date_expression)) }}
+{%- endmacro %}
+
+{% macro default__month_label(date_expression) -%}
+    strftime({{ date_expression }}, '%Y-%m')
+{%- endmacro %}
+
+{% macro postgres__month_label(date_expression) -%}
+    to_char({{ date_expression }}, 'YYYY-MM')
 {%- endmacro %}

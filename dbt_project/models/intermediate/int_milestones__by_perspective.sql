@@ -5,12 +5,6 @@ with as_of as (
     select as_of_date from {{ ref('int_as_of_date') }}
 ),
 
-sponsor_milestone_codes as (
-    select sponsor_milestone_code, milestone_code
-    from {{ ref('map_sponsor_milestones') }}
-    where valid_to is null
-),
-
 sponsor_milestones as (
     select
         'sponsor' as perspective,
@@ -18,13 +12,11 @@ sponsor_milestones as (
         milestones.country_code,
         milestones.site_number,
         cast(null as {{ dbt.type_string() }}) as subject_id,
-        codes.milestone_code,
+        milestones.milestone_code,
         milestones.actual_date as milestone_date,
         milestones._delivery_id,
         milestones._row_number
-    from {{ ref('int_sponsor__milestones_current') }} as milestones
-    inner join sponsor_milestone_codes as codes
-        on milestones.sponsor_milestone_code = codes.sponsor_milestone_code
+    from {{ ref('int_sponsor__milestones') }} as milestones
     where milestones.actual_date is not null
 ),
 
@@ -41,7 +33,7 @@ protocol_final as (
         studies.protocol_final_date as milestone_date,
         studies._delivery_id,
         studies._row_number
-    from {{ ref('int_sponsor__studies_current') }} as studies
+    from {{ ref('int_sponsor__studies') }} as studies
     cross join (select 'sponsor' as perspective union all select 'cro' as perspective) as perspectives
     where studies.protocol_final_date is not null
         and not (

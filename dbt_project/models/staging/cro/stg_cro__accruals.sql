@@ -17,6 +17,14 @@ renamed as (
         {{ parse_decimal('"InternalCost"') }} as internal_cost,  -- sensitivity: cro_internal
         -- versions
         {{ parse_timestamp_utc('"UpdatedAt"') }} as updated_at,
+        -- the first value that does not parse, held as the quarantine reason
+        {{ cast_error([
+            ('"Month"', 'month', none),
+            ('"Units"', 'decimal', none),
+            ('"Amount"', 'decimal', none),
+            ('"InternalCost"', 'decimal', none),
+            ('"UpdatedAt"', 'timestamp', none)
+        ]) }} as _cast_error,
         {{ lineage_columns() }}
     from source
 )

@@ -16,6 +16,12 @@ renamed as (
         -- validity
         {{ parse_date('"ValidFrom"', 'cro') }} as valid_from,
         {{ parse_date('"ValidTo"', 'cro') }} as valid_to,
+        -- the first value that does not parse, held as the quarantine reason
+        {{ cast_error([
+            ('"UnitPrice"', 'decimal', none),
+            ('"ValidFrom"', 'date', 'cro'),
+            ('"ValidTo"', 'date', 'cro')
+        ]) }} as _cast_error,
         {{ lineage_columns() }}
     from source
 )

@@ -19,6 +19,13 @@ renamed as (
         {{ parse_date('"PayableDate"', 'cro') }} as payable_date,
         {{ parse_date('"PaidDate"', 'cro') }} as paid_date,
         {{ parse_timestamp_utc('"UpdatedAt"') }} as updated_at,
+        -- the first value that does not parse, held as the quarantine reason
+        {{ cast_error([
+            ('"Amount"', 'decimal', none),
+            ('"PayableDate"', 'date', 'cro'),
+            ('"PaidDate"', 'date', 'cro'),
+            ('"UpdatedAt"', 'timestamp', none)
+        ]) }} as _cast_error,
         {{ lineage_columns() }}
     from source
 )

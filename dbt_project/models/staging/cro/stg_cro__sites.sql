@@ -11,6 +11,7 @@ renamed as (
         nullif(trim("SponsorSiteNo"), '') as sponsor_site_number,
         "Country" as country_name,
         "Status" as site_status,
+        cast(null as {{ dbt.type_string() }}) as _cast_error,
         {{ lineage_columns() }}
     from source
 )

@@ -9,6 +9,7 @@ renamed as (
         "CroStudyRef" as cro_study_ref,
         "SponsorStudyId" as sponsor_study_id,
         "ProtocolVersion" as protocol_version,
+        cast(null as {{ dbt.type_string() }}) as _cast_error,
         {{ lineage_columns() }}
     from source
 )

@@ -15,6 +15,12 @@ renamed as (
         {{ parse_date('"VisitDate"', 'cro') }} as visit_date,
         {{ parse_date('"SdvDate"', 'cro') }} as sdv_date,
         {{ parse_timestamp_utc('"UpdatedAt"') }} as updated_at,
+        -- the first value that does not parse, held as the quarantine reason
+        {{ cast_error([
+            ('"VisitDate"', 'date', 'cro'),
+            ('"SdvDate"', 'date', 'cro'),
+            ('"UpdatedAt"', 'timestamp', none)
+        ]) }} as _cast_error,
         {{ lineage_columns() }}
     from source
 )

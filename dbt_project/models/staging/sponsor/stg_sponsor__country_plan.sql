@@ -13,6 +13,14 @@ renamed as (
         {{ parse_date('planned_country_ready', 'sponsor') }} as planned_country_ready_date,
         {{ parse_date('planned_first_site_ready', 'sponsor') }} as planned_first_site_ready_date,
         {{ parse_date('planned_fpi', 'sponsor') }} as planned_fpi_date,
+        -- the first value that does not parse, held as the quarantine reason
+        {{ cast_error([
+            ('planned_sites', 'integer', none),
+            ('planned_subjects', 'integer', none),
+            ('planned_country_ready', 'date', 'sponsor'),
+            ('planned_first_site_ready', 'date', 'sponsor'),
+            ('planned_fpi', 'date', 'sponsor')
+        ]) }} as _cast_error,
         {{ lineage_columns() }}
     from source
 )

@@ -11,6 +11,11 @@ renamed as (
         {{ parse_month('month') }} as plan_month_start,
         -- plan
         {{ parse_integer('planned_randomized_cum') }} as planned_randomized_cum,
+        -- the first value that does not parse, held as the quarantine reason
+        {{ cast_error([
+            ('month', 'month', none),
+            ('planned_randomized_cum', 'integer', none)
+        ]) }} as _cast_error,
         {{ lineage_columns() }}
     from source
 )

@@ -14,6 +14,12 @@ renamed as (
         -- amounts
         {{ parse_decimal('amount') }} as amount,
         currency,
+        -- the first value that does not parse, held as the quarantine reason
+        {{ cast_error([
+            ('forecast_version', 'month', none),
+            ('month', 'month', none),
+            ('amount', 'decimal', none)
+        ]) }} as _cast_error,
         {{ lineage_columns() }}
     from source
 )

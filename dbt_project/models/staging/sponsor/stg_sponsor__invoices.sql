@@ -17,6 +17,13 @@ renamed as (
         -- amounts
         {{ parse_decimal('amount') }} as amount,
         currency,
+        -- the first value that does not parse, held as the quarantine reason
+        {{ cast_error([
+            ('invoice_date', 'date', 'sponsor'),
+            ('paid_date', 'date', 'sponsor'),
+            ('updated_at', 'timestamp', none),
+            ('amount', 'decimal', none)
+        ]) }} as _cast_error,
         {{ lineage_columns() }}
     from source
 )

@@ -19,6 +19,13 @@ renamed as (
         {{ parse_integer('planned_countries') }} as planned_countries,
         {{ parse_integer('planned_sites') }} as planned_sites,
         {{ parse_integer('planned_subjects') }} as planned_subjects,
+        -- the first value that does not parse, held as the quarantine reason
+        {{ cast_error([
+            ('protocol_final_date', 'date', 'sponsor'),
+            ('planned_countries', 'integer', none),
+            ('planned_sites', 'integer', none),
+            ('planned_subjects', 'integer', none)
+        ]) }} as _cast_error,
         {{ lineage_columns() }}
     from source
 )

@@ -17,6 +17,13 @@ renamed as (
         -- amounts
         {{ parse_decimal('site_fee') }} as site_fee,
         fee_currency,
+        -- the first value that does not parse, held as the quarantine reason
+        {{ cast_error([
+            ('planned_day', 'integer', none),
+            ('ctq', 'flag', none),
+            ('payable', 'flag', none),
+            ('site_fee', 'decimal', none)
+        ]) }} as _cast_error,
         {{ lineage_columns() }}
     from source
 )

@@ -7,7 +7,7 @@ with milestones as (
 
 plan as (
     select study_id, country_code, planned_sites
-    from {{ ref('int_sponsor__country_plan_current') }}
+    from {{ ref('int_sponsor__country_plan') }}
 ),
 
 perspectives as (

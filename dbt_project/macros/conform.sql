@@ -1,0 +1,72 @@
+{#- Conforming: every source row either conforms or is held with one specific reason.
+    `checks` is a list of (condition, rule, offending value), tried in order after the
+    row's cast error (from staging). Yields `_quarantine_rule`, `_quarantine_value` and
+    `_quarantine_reason` (e.g. `unmapped_country: 'Untied States'`), all null when the
+    row conforms. -#}
+{% macro quarantine_columns(checks) -%}
+    case
+        when _cast_error is not null then 'invalid_value'
+        {%- for condition, rule, value in checks %}
+        when {{ condition }} then '{{ rule }}'
+        {%- endfor %}
+    end as _quarantine_rule,
+    case
+        when _cast_error is not null then _cast_error
+        {%- for condition, rule, value in checks %}
+        when {{ condition }} then cast({{ value }} as {{ dbt.type_string() }})
+        {%- endfor %}
+    end as _quarantine_value,
+    case
+        when _cast_error is not null then _cast_error
+        {%- for condition, rule, value in checks %}
+        when {{ condition }} then '{{ rule }}: ' || coalesce('''' || cast({{ value }} as {{ dbt.type_string() }}) || '''', 'null')
+        {%- endfor %}
+    end as _quarantine_reason
+{%- endmacro %}
+
+{#- A mapping row applies to deliveries extracted in [valid_from, valid_to). -#}
+{% macro in_force(mapping_alias, date_expression) -%}
+    ({{ date_expression }} >= {{ mapping_alias }}.valid_from
+     and ({{ mapping_alias }}.valid_to is null or {{ date_expression }} < {{ mapping_alias }}.valid_to))
+{%- endmacro %}
+
+{#- A mapping seed with `cro_id = '*'` rows expanded to every CRO that delivers, where
+    that CRO has no row of its own for the same code: a CRO's own mapping wins. -#}
+{% macro resolve_cro_wildcards(mapping, code_columns, target_columns) -%}
+    {%- set columns = code_columns + target_columns + ['valid_from', 'valid_to', 'change_ref'] -%}
+    with mapping as (
+        select cro_id, {{ columns | join(', ') }} from {{ mapping }}
+    ),
+
+    cros as (
+        select distinct cro_id from {{ source('audit', 'delivery_ledger') }} where cro_id is not null
+    ),
+
+    own_rows as (
+        select * from mapping where cro_id <> '*'
+    ),
+
+    inherited_rows as (
+        select cros.cro_id, {% for column in columns %}mapping.{{ column }}{{ ', ' if not loop.last }}{% endfor %}
+        from mapping
+        cross join cros
+        where mapping.cro_id = '*'
+            and not exists (
+                select 1 from own_rows
+                where own_rows.cro_id = cros.cro_id
+                {%- for column in code_columns %}
+                    and own_rows.{{ column }} = mapping.{{ column }}
+                {%- endfor %}
+            )
+    )
+
+    select * from own_rows
+    union all
+    select * from inherited_rows
+{%- endmacro %}
+
+{#- Money in the reporting currency, with the FX rate of the amount's month; the
+    `fx` alias is a join to int_fx_rates on currency and month. -#}
+{% macro in_reporting_currency(amount, fx_alias='fx') -%}
+    cast({{ amount }} * {{ fx_alias }}.rate_to_reporting as decimal(18, 2))
+{%- endmacro %}

@@ -1,0 +1,73 @@
+{#- CRO events as they stand at the as-of date: only versions recorded by then, the
+    latest version of each event id, corrections applied (an event naming another in
+    `supersedes` replaces it; among several corrections of one event the latest recorded
+    wins), VOIDs removed with the event they cancel. -#}
+with as_of as (
+    select as_of_date from {{ ref('int_as_of_date') }}
+),
+
+known as (
+    select events.*
+    from {{ ref('int_cro__events__checked') }} as events
+    cross join as_of
+    where events._quarantine_rule is null
+        and events.recorded_local_date <= as_of.as_of_date
+),
+
+latest as (
+    {{ latest_version('known', ['cro_id', 'event_id'], 'recorded_at') }}
+),
+
+corrections as (
+    select
+        cro_id,
+        event_id,
+        supersedes_event_id,
+        row_number() over (
+            partition by cro_id, supersedes_event_id
+            order by recorded_at desc, _extract_at desc, _row_number desc
+        ) as correction_rank
+    from latest
+    where supersedes_event_id is not null
+),
+
+superseded as (
+    select cro_id, supersedes_event_id as event_id from corrections
+    union
+    select cro_id, event_id from corrections where correction_rank > 1
+),
+
+final as (
+    select
+        -- ids
+        latest.cro_id,
+        latest.event_id,
+        latest.study_id,
+        latest.cro_study_ref,
+        latest.country_code,
+        latest.site_number,
+        latest.site_code,
+        latest.subject_id,
+        latest.deviation_id,
+        latest.supersedes_event_id,
+        -- codes
+        latest.cro_event_type,
+        latest.event_type_code,
+        latest.milestone_code,
+        -- dates (local calendar dates where the event happened)
+        latest.occurred_at,
+        latest.occurred_local_date as occurred_date,
+        latest.recorded_at,
+        -- lineage
+        latest._delivery_id,
+        latest._file_name,
+        latest._row_number
+    from latest
+    left join superseded
+        on latest.cro_id = superseded.cro_id
+        and latest.event_id = superseded.event_id
+    where superseded.event_id is null
+        and latest.cro_event_type <> 'VOID'
+)
+
+select * from final

@@ -1,0 +1,11 @@
+{#- Every CRO site ever delivered, in its latest conformed version. -#}
+with checked as (
+    select * from {{ ref('int_cro__sites__checked') }}
+    where _quarantine_rule is null
+),
+
+latest as (
+    {{ latest_version('checked', ['cro_id', 'cro_study_ref', 'site_code'], '_extract_at') }}
+)
+
+select * from latest

@@ -1,1 +1,0 @@
-{{ current_snapshot(ref('stg_sponsor__milestones')) }}

@@ -1,0 +1,1 @@
+select * from {{ ref('dict_cost_buckets') }}

@@ -1,0 +1,5 @@
+select
+    country_code,
+    country_name,
+    region
+from {{ ref('dict_countries') }}

@@ -1,0 +1,24 @@
+{#- The latest state of each subject visit, in protocol visit codes. -#}
+select
+    -- ids
+    study_id,
+    country_code,
+    site_number,
+    subject_id,
+    visit_code,
+    cro_id,
+    cro_study_ref,
+    site_code as cro_site_code,
+    cro_visit_code,
+    finance_state_code,
+    -- dates
+    visit_date,
+    sdv_date,
+    updated_at,
+    -- flags
+    is_ctq,
+    is_payable,
+    -- lineage
+    _delivery_id,
+    _row_number
+from {{ ref('int_cro__visits') }}

@@ -1,0 +1,94 @@
+{#- Enrollment against plan per study, country and month: cumulative subjects
+    randomized by the end of each month (CRO events, corrections applied) against the
+    sponsor's plan, from the first plan month to the as-of month. A month without a
+    plan row carries the last planned figure forward. -#}
+with as_of as (
+    select as_of_date, {{ dbt.date_trunc('month', 'as_of_date') }} as as_of_month from {{ ref('int_as_of_date') }}
+),
+
+plan as (
+    select study_id, country_code, plan_month_start, planned_randomized_cum
+    from {{ ref('int_sponsor__enrollment_plan') }}
+),
+
+plan_ranges as (
+    select study_id, country_code, min(plan_month_start) as first_month
+    from plan
+    group by study_id, country_code
+),
+
+months as (
+    select
+        plan_ranges.study_id,
+        plan_ranges.country_code,
+        calendar.month_start
+    from plan_ranges
+    cross join as_of
+    inner join {{ ref('int_calendar_months') }} as calendar
+        on calendar.month_start >= plan_ranges.first_month
+        and calendar.month_start <= as_of.as_of_month
+),
+
+planned as (
+    select
+        months.study_id,
+        months.country_code,
+        months.month_start,
+        max(plan.plan_month_start) as plan_month_in_force
+    from months
+    left join plan
+        on months.study_id = plan.study_id
+        and months.country_code = plan.country_code
+        and plan.plan_month_start <= months.month_start
+    group by months.study_id, months.country_code, months.month_start
+),
+
+randomized as (
+    select study_id, country_code, subject_id, min(occurred_date) as randomized_date
+    from {{ ref('int_cro__events_effective') }}
+    where cro_event_type = 'SUBJ_RANDOMIZED'
+    group by study_id, country_code, subject_id
+),
+
+actuals as (
+    select
+        months.study_id,
+        months.country_code,
+        months.month_start,
+        count(randomized.subject_id) as actual_randomized_cum
+    from months
+    left join randomized
+        on months.study_id = randomized.study_id
+        and months.country_code = randomized.country_code
+        and randomized.randomized_date < {{ dbt.dateadd('month', 1, 'months.month_start') }}
+    group by months.study_id, months.country_code, months.month_start
+),
+
+final as (
+    select
+        -- grain
+        'shared' as perspective,
+        planned.study_id,
+        planned.country_code,
+        {{ month_label('planned.month_start') }} as month,
+        -- measures
+        cast(plan.planned_randomized_cum as integer) as planned_randomized_cum,
+        cast(actuals.actual_randomized_cum as integer) as actual_randomized_cum,
+        cast(actuals.actual_randomized_cum - plan.planned_randomized_cum as integer) as variance,
+        cast(
+            case when plan.planned_randomized_cum > 0
+                then 1.0 * actuals.actual_randomized_cum / plan.planned_randomized_cum
+            end as decimal(10, 4)
+        ) as pct_of_plan
+    from planned
+    inner join plan
+        on planned.study_id = plan.study_id
+        and planned.country_code = plan.country_code
+        and planned.plan_month_in_force = plan.plan_month_start
+    inner join actuals
+        on planned.study_id = actuals.study_id
+        and planned.country_code = actuals.country_code
+        and planned.month_start = actuals.month_start
+)
+
+select * from final

@@ -1,0 +1,88 @@
+{#- From the event that earns a site payment to the payment, per study and country
+    (kpi-definitions.md). A payable visit becomes finance-eligible on its SDV date; it
+    is due for payment once sdv_date + payment SLA <= as-of; paid within SLA when paid
+    no more than SLA days after eligibility. -#}
+{%- set sla = var('payment_sla_days') %}
+with as_of as (
+    select as_of_date from {{ ref('int_as_of_date') }}
+),
+
+eligible as (
+    select
+        visits.cro_id,
+        visits.cro_study_ref,
+        visits.site_code,
+        visits.subject_id,
+        visits.cro_visit_code,
+        visits.study_id,
+        visits.country_code,
+        visits.sdv_date as eligible_date
+    from {{ ref('int_cro__visits') }} as visits
+    cross join as_of
+    where visits.is_payable
+        and visits.sdv_date <= as_of.as_of_date
+),
+
+payments as (
+    select
+        cro_id,
+        cro_study_ref,
+        site_code,
+        subject_id,
+        cro_visit_code,
+        min(payable_date) as payable_date,
+        min(paid_date) as paid_date
+    from {{ ref('int_cro__site_payments') }}
+    group by cro_id, cro_study_ref, site_code, subject_id, cro_visit_code
+),
+
+joined as (
+    select
+        eligible.study_id,
+        eligible.country_code,
+        eligible.eligible_date,
+        case when payments.payable_date <= as_of.as_of_date then payments.payable_date end as payable_date,
+        case when payments.paid_date <= as_of.as_of_date then payments.paid_date end as paid_date,
+        {{ dbt.dateadd('day', sla, 'eligible.eligible_date') }} <= as_of.as_of_date as is_due
+    from eligible
+    cross join as_of
+    left join payments
+        on eligible.cro_id = payments.cro_id
+        and eligible.cro_study_ref = payments.cro_study_ref
+        and eligible.site_code = payments.site_code
+        and eligible.subject_id = payments.subject_id
+        and eligible.cro_visit_code = payments.cro_visit_code
+),
+
+measured as (
+    select
+        joined.*,
+        {{ days_between('eligible_date', 'payable_date') }} as days_eligible_to_payable,
+        {{ days_between('payable_date', 'paid_date') }} as days_payable_to_paid,
+        {{ days_between('eligible_date', 'paid_date') }} as days_eligible_to_paid
+    from joined
+),
+
+final as (
+    select
+        -- grain
+        'shared' as perspective,
+        study_id,
+        country_code,
+        -- measures
+        cast(count(*) as integer) as eligible_visits,
+        cast({{ median('days_eligible_to_payable') }} as decimal(10, 1)) as median_days_eligible_to_payable,
+        cast({{ median('days_payable_to_paid') }} as decimal(10, 1)) as median_days_payable_to_paid,
+        cast(count(case when is_due then 1 end) as integer) as payments_due,
+        cast(count(case when is_due and days_eligible_to_paid <= {{ sla }} then 1 end) as integer) as paid_within_sla,
+        cast(
+            1.0 * count(case when is_due and days_eligible_to_paid <= {{ sla }} then 1 end)
+            / nullif(count(case when is_due then 1 end), 0)
+            as decimal(10, 4)
+        ) as pct_paid_within_sla,
+        {{ sla }} as payment_sla_days
+    from measured
+    group by study_id, country_code
+)
+
+select * from final

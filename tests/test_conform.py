@@ -1,0 +1,121 @@
+"""The conformed layer on a hand-made fixture (tests/fixtures/conform/README.md): exact
+quarantine reasons, conservation, corrections and voids, and a mapping added by the
+governance forum letting held rows flow through on the next build."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+from dbt.cli.main import dbtRunner
+
+from orchestration.contract import load_contract
+from orchestration.ingest.loader import ensure_warehouse, ingest_feed
+from orchestration.warehouse import connect
+
+from conftest import PROJECT_ROOT
+
+FIXTURE = PROJECT_ROOT / "tests" / "fixtures" / "conform"
+
+
+def dbt_build(project_dir: Path, warehouse: Path, monkeypatch) -> None:
+    monkeypatch.setenv("CG_WAREHOUSE", str(warehouse))
+    monkeypatch.setenv("CG_AS_OF", "2026-06-30")
+    result = dbtRunner().invoke(["build", "--project-dir", str(project_dir), "--profiles-dir", str(project_dir), "--quiet"])
+    assert result.success, result.exception
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """A copy of the dbt project, so the test may change its seeds."""
+    copy = tmp_path / "dbt_project"
+    shutil.copytree(PROJECT_ROOT / "dbt_project", copy, ignore=shutil.ignore_patterns("target", "logs", ".user.yml"))
+    return copy
+
+
+@pytest.fixture
+def warehouse(tmp_path) -> Path:
+    path = tmp_path / "warehouse.duckdb"
+    contract = load_contract()
+    with connect(path) as con:
+        ensure_warehouse(con, contract)
+        for feed in contract.feeds:
+            ingest_feed(con, contract, feed, FIXTURE, tmp_path / "archive")
+    return path
+
+
+def query(warehouse: Path, sql: str):
+    with connect(warehouse, read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def test_unconformable_rows_are_held_with_a_specific_reason(project, warehouse, monkeypatch):
+    dbt_build(project, warehouse, monkeypatch)
+
+    assert query(warehouse, "select feed, row_number, reason from marts.quarantined_rows order by feed, row_number") == [
+        ("sites", 2, "unmapped_country: 'Untied States'"),
+        ("visits", 3, "unmapped_visit_code: 'UNSCHED'"),
+        ("visits", 4, "unknown_site: 'XX-NOP-99'"),
+        ("visits", 5, "invalid_date: VisitDate='03/11/2026'"),
+    ]
+    assert query(warehouse, "select source, feed, code_kind, code_value, rows_held, first_delivery from marts.mapping_gaps order by feed, code_kind") == [
+        ("cro-acme", "sites", "unmapped_country", "Untied States", 1, "sites__20260601T030000Z.csv"),
+        ("cro-acme", "visits", "unknown_site", "XX-NOP-99", 1, "visits__20260601T030000Z.csv"),
+        ("cro-acme", "visits", "unmapped_visit_code", "UNSCHED", 1, "visits__20260601T030000Z.csv"),
+    ]
+
+
+def test_every_raw_row_is_conformed_or_held(project, warehouse, monkeypatch):
+    dbt_build(project, warehouse, monkeypatch)
+
+    for feed in load_contract().feeds:
+        raw, = query(warehouse, f"select count(*) from raw.{feed.table}")[0]
+        conformed, held = query(
+            warehouse,
+            f"select count(*) filter (where _quarantine_rule is null), count(*) filter (where _quarantine_rule is not null) "
+            f"from intermediate.int_{feed.side}__{feed.name}__checked",
+        )[0]
+        assert raw == conformed + held, feed.table
+    assert query(warehouse, "select count(*) from intermediate.int_cro__visits__checked where _quarantine_rule is null") == [(2,)]
+
+
+def test_visits_carry_protocol_codes_and_schedule_flags(project, warehouse, monkeypatch):
+    dbt_build(project, warehouse, monkeypatch)
+
+    assert query(
+        warehouse,
+        "select study_id, country_code, site_number, subject_id, visit_code, finance_state_code, visit_date, sdv_date, is_ctq "
+        "from marts.fct_subject_visits order by visit_date",
+    ) == [
+        ("ST-9", "FR", "0101", "FR-NAN-01-001", "SCR", "ELIGIBLE", date(2026, 5, 12), date(2026, 5, 20), False),
+        ("ST-9", "FR", "0101", "FR-NAN-01-001", "RND", "NOT_ELIGIBLE", date(2026, 6, 2), None, True),
+    ]
+
+
+def test_a_correction_replaces_and_a_void_cancels(project, warehouse, monkeypatch):
+    dbt_build(project, warehouse, monkeypatch)
+
+    assert query(
+        warehouse,
+        "select event_id, cro_event_type, site_number, subject_id, occurred_date from intermediate.int_cro__events_effective order by event_id",
+    ) == [
+        ("E-2", "SITE_SIV", "0101", None, date(2026, 5, 10)),
+        ("E-5", "SUBJ_SCREENED", "0101", "FR-NAN-01-002", date(2026, 5, 21)),
+    ]
+
+
+def test_adding_the_missing_mapping_lets_the_held_rows_through(project, warehouse, monkeypatch):
+    dbt_build(project, warehouse, monkeypatch)
+    assert query(warehouse, "select count(*) from marts.dim_site") == [(1,)]
+
+    with (project / "seeds" / "mappings" / "map_country_names.csv").open("a", encoding="utf-8") as seed:
+        seed.write("acme,Untied States,US,2026-01-01,,GOV-0042 acme misspells United States\n")
+    dbt_build(project, warehouse, monkeypatch)
+
+    assert query(warehouse, "select site_number, cro_site_code, country_code from marts.dim_site order by site_number") == [
+        ("0101", "FR-NAN-01", "FR"),
+        ("0201", "US-BOS-01", "US"),
+    ]
+    assert query(warehouse, "select count(*) from marts.quarantined_rows where feed = 'sites'") == [(0,)]

@@ -14,27 +14,71 @@ select
     count(*) filter (where status = 'loaded') as loaded,
     count(*) filter (where status = 'duplicate') as duplicate,
     count(*) filter (where status = 'rejected') as rejected,
-    sum(rows_loaded) as rows_loaded,
-    sum(rows_malformed) as rows_malformed
+    cast(sum(rows_loaded) as bigint) as rows_loaded,
+    cast(sum(rows_malformed) as bigint) as rows_malformed
 from audit.delivery_ledger
 group by source
 order by source
 """
 
-STARTUP_SUMMARY = """
+STUDY_SUMMARY = """
+with startup as (
+    select
+        study_id,
+        max(case when perspective = 'sponsor' then days_protocol_final_to_first_country_ready end) as pf_to_country_sponsor,
+        max(case when perspective = 'cro' then days_protocol_final_to_first_country_ready end) as pf_to_country_cro,
+        max(case when perspective = 'cro' then days_first_site_ready_to_fpi end) as site_to_fpi_cro
+    from marts.kpi_study_startup
+    group by study_id
+),
+enrollment as (
+    select study_id, sum(actual_randomized_cum) as randomized, sum(planned_randomized_cum) as planned
+    from marts.kpi_enrollment_vs_plan
+    where month = (select strftime(as_of_date, '%Y-%m') from intermediate.int_as_of_date)
+    group by study_id
+),
+verification as (
+    select study_id, sum(ctq_verified_within_sla) / nullif(sum(ctq_visits_due), 0) as sdv_in_sla
+    from marts.kpi_verification_timeliness group by study_id
+),
+payment as (
+    select study_id, sum(paid_within_sla) / nullif(sum(payments_due), 0) as paid_in_sla
+    from marts.kpi_event_to_payable group by study_id
+),
+forecast as (
+    select study_id, sum(abs(actual_amount - forecast_amount)) / nullif(sum(abs(actual_amount)), 0) as wape_lag1
+    from marts.kpi_forecast_accuracy where lag_months = 1 group by study_id
+),
+discrepancies as (
+    select study_id, count(*) filter (where status <> 'MATCH') as disagreements
+    from marts.rpt_milestone_discrepancies group by study_id
+)
 select
-    study_id,
-    perspective,
-    count(*) as countries,
-    count(country_ready_date) as countries_ready,
-    sum(sites_ready) as sites_ready,
-    sum(sites_planned) as sites_planned,
-    median(days_country_ready_to_first_site_ready) as median_days_ready_to_first_site,
-    median(days_first_site_ready_to_fpi) as median_days_first_site_to_fpi,
-    count(*) filter (where is_country_ready_to_first_site_ready_open) as open_ready_to_site
-from marts.kpi_country_startup
-group by study_id, perspective
-order by study_id, perspective
+    studies.study_id as study,
+    startup.pf_to_country_sponsor as "PF->ctry days (sp)",
+    startup.pf_to_country_cro as "PF->ctry days (cro)",
+    startup.site_to_fpi_cro as "site->FPI days",
+    coalesce(enrollment.randomized || ' / ' || enrollment.planned, '-') as "randomized / plan",
+    round(100 * verification.sdv_in_sla) as "SDV in SLA %",
+    round(100 * payment.paid_in_sla) as "paid in SLA %",
+    round(100 * forecast.wape_lag1) as "WAPE lag1 %",
+    coalesce(discrepancies.disagreements, 0) as "disagreements"
+from marts.dim_study as studies
+left join startup using (study_id)
+left join enrollment using (study_id)
+left join verification using (study_id)
+left join payment using (study_id)
+left join forecast using (study_id)
+left join discrepancies using (study_id)
+order by studies.study_id
+"""
+
+HELD_SUMMARY = """
+select stage, feed, rule, count(*) as rows_held
+from marts.quarantined_rows
+group by stage, feed, rule
+order by rows_held desc, stage, feed, rule
+limit 12
 """
 
 
@@ -42,7 +86,8 @@ def summary(warehouse: Path) -> str:
     with connect(warehouse, read_only=True) as con:
         as_of = con.execute("select as_of_date from intermediate.int_as_of_date").fetchall()[0][0]
         ingest = con.execute(INGEST_SUMMARY).df()
-        startup = con.execute(STARTUP_SUMMARY).df()
+        studies = con.execute(STUDY_SUMMARY).df()
+        held = con.execute(HELD_SUMMARY).df()
         rejections = con.execute(
             "select source || '/' || file_name as delivery, reason from audit.delivery_ledger "
             "where status = 'rejected' order by extract_at, source, file_name"
@@ -50,7 +95,8 @@ def summary(warehouse: Path) -> str:
     parts = [
         f"Warehouse {warehouse} (as of {as_of})",
         _section("Deliveries by source", ingest),
-        _section("Country start-up (marts.kpi_country_startup), per study and perspective", startup),
+        _section("KPIs per study (marts.kpi_*; PF = protocol final, sp = sponsor view)", studies),
+        _section("Rows held back, by reason (marts.quarantined_rows, marts.mapping_gaps)", held),
     ]
     if not rejections.empty:
         parts.append(_section("Rejected deliveries", rejections))

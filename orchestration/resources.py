@@ -8,7 +8,7 @@ import dagster as dg
 import duckdb
 from dagster_dbt import DbtCliResource
 
-from orchestration.settings import DBT_PROJECT_DIR, Settings
+from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, Settings
 from orchestration.warehouse import connect
 
 
@@ -41,5 +41,5 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     return {
         "landing": LandingResource(landing_dir=str(settings.landing_dir), archive_dir=str(settings.archive_dir)),
         "warehouse": WarehouseResource(path=str(settings.warehouse)),
-        "dbt": DbtCliResource(project_dir=str(DBT_PROJECT_DIR)),
+        "dbt": DbtCliResource(project_dir=str(DBT_PROJECT_DIR), dbt_executable=DBT_EXECUTABLE),
     }

@@ -6,12 +6,15 @@ any working directory."""
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+# the dbt of this interpreter's environment, whether or not the environment is activated
+DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
 
 
 def _path_from_env(name: str, default: str) -> Path:

@@ -4,15 +4,17 @@ governance forum letting held rows flow through on the next build."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 from datetime import date
 from pathlib import Path
 
 import pytest
-from dbt.cli.main import dbtRunner
 
 from orchestration.contract import load_contract
 from orchestration.ingest.loader import ensure_warehouse, ingest_feed
+from orchestration.settings import DBT_EXECUTABLE
 from orchestration.warehouse import connect
 
 from conftest import PROJECT_ROOT
@@ -20,29 +22,37 @@ from conftest import PROJECT_ROOT
 FIXTURE = PROJECT_ROOT / "tests" / "fixtures" / "conform"
 
 
-def dbt_build(project_dir: Path, warehouse: Path, monkeypatch) -> None:
-    monkeypatch.setenv("CG_WAREHOUSE", str(warehouse))
-    monkeypatch.setenv("CG_AS_OF", "2026-06-30")
-    result = dbtRunner().invoke(["build", "--project-dir", str(project_dir), "--profiles-dir", str(project_dir), "--quiet"])
-    assert result.success, result.exception
+def dbt_build(project_dir: Path, warehouse: Path) -> None:
+    env = {**os.environ, "CG_WAREHOUSE": str(warehouse), "CG_AS_OF": "2026-06-30"}
+    result = subprocess.run(
+        [DBT_EXECUTABLE, "build", "--project-dir", str(project_dir), "--profiles-dir", str(project_dir)],
+        env=env, capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
 
 
-@pytest.fixture
-def project(tmp_path) -> Path:
-    """A copy of the dbt project, so the test may change its seeds."""
-    copy = tmp_path / "dbt_project"
+def copy_project(root: Path) -> Path:
+    """A copy of the dbt project, so a test may change its seeds."""
+    copy = root / "dbt_project"
     shutil.copytree(PROJECT_ROOT / "dbt_project", copy, ignore=shutil.ignore_patterns("target", "logs", ".user.yml"))
     return copy
 
 
-@pytest.fixture
-def warehouse(tmp_path) -> Path:
-    path = tmp_path / "warehouse.duckdb"
+def ingest_fixture(root: Path) -> Path:
+    path = root / "warehouse.duckdb"
     contract = load_contract()
     with connect(path) as con:
         ensure_warehouse(con, contract)
         for feed in contract.feeds:
-            ingest_feed(con, contract, feed, FIXTURE, tmp_path / "archive")
+            ingest_feed(con, contract, feed, FIXTURE, root / "archive")
+    return path
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("conform")
+    path = ingest_fixture(root)
+    dbt_build(copy_project(root), path)
     return path
 
 
@@ -51,9 +61,7 @@ def query(warehouse: Path, sql: str):
         return con.execute(sql).fetchall()
 
 
-def test_unconformable_rows_are_held_with_a_specific_reason(project, warehouse, monkeypatch):
-    dbt_build(project, warehouse, monkeypatch)
-
+def test_unconformable_rows_are_held_with_a_specific_reason(warehouse):
     assert query(warehouse, "select feed, row_number, reason from marts.quarantined_rows order by feed, row_number") == [
         ("sites", 2, "unmapped_country: 'Untied States'"),
         ("visits", 3, "unmapped_visit_code: 'UNSCHED'"),
@@ -67,9 +75,7 @@ def test_unconformable_rows_are_held_with_a_specific_reason(project, warehouse, 
     ]
 
 
-def test_every_raw_row_is_conformed_or_held(project, warehouse, monkeypatch):
-    dbt_build(project, warehouse, monkeypatch)
-
+def test_every_raw_row_is_conformed_or_held(warehouse):
     for feed in load_contract().feeds:
         raw, = query(warehouse, f"select count(*) from raw.{feed.table}")[0]
         conformed, held = query(
@@ -81,9 +87,7 @@ def test_every_raw_row_is_conformed_or_held(project, warehouse, monkeypatch):
     assert query(warehouse, "select count(*) from intermediate.int_cro__visits__checked where _quarantine_rule is null") == [(2,)]
 
 
-def test_visits_carry_protocol_codes_and_schedule_flags(project, warehouse, monkeypatch):
-    dbt_build(project, warehouse, monkeypatch)
-
+def test_visits_carry_protocol_codes_and_schedule_flags(warehouse):
     assert query(
         warehouse,
         "select study_id, country_code, site_number, subject_id, visit_code, finance_state_code, visit_date, sdv_date, is_ctq "
@@ -94,9 +98,7 @@ def test_visits_carry_protocol_codes_and_schedule_flags(project, warehouse, monk
     ]
 
 
-def test_a_correction_replaces_and_a_void_cancels(project, warehouse, monkeypatch):
-    dbt_build(project, warehouse, monkeypatch)
-
+def test_a_correction_replaces_and_a_void_cancels(warehouse):
     assert query(
         warehouse,
         "select event_id, cro_event_type, site_number, subject_id, occurred_date from intermediate.int_cro__events_effective order by event_id",
@@ -106,13 +108,14 @@ def test_a_correction_replaces_and_a_void_cancels(project, warehouse, monkeypatc
     ]
 
 
-def test_adding_the_missing_mapping_lets_the_held_rows_through(project, warehouse, monkeypatch):
-    dbt_build(project, warehouse, monkeypatch)
+def test_adding_the_missing_mapping_lets_the_held_rows_through(tmp_path):
+    project, warehouse = copy_project(tmp_path), ingest_fixture(tmp_path)
+    dbt_build(project, warehouse)
     assert query(warehouse, "select count(*) from marts.dim_site") == [(1,)]
 
     with (project / "seeds" / "mappings" / "map_country_names.csv").open("a", encoding="utf-8") as seed:
         seed.write("acme,Untied States,US,2026-01-01,,GOV-0042 acme misspells United States\n")
-    dbt_build(project, warehouse, monkeypatch)
+    dbt_build(project, warehouse)
 
     assert query(warehouse, "select site_number, cro_site_code, country_code from marts.dim_site order by site_number") == [
         ("0101", "FR-NAN-01", "FR"),

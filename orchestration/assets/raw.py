@@ -1,7 +1,6 @@
 """Ingestion assets: one per side and feed of the contract (`raw/<side>__<feed>`), all
 made by one factory from the contract, so a new feed is a contract change, not code."""
 
-from __future__ import annotations
 
 from collections import Counter
 

@@ -7,6 +7,8 @@ import dagster as dg
 from orchestration.assets.dbt import common_ground_dbt_assets
 from orchestration.assets.raw import raw_assets
 from orchestration.resources import build_resources
+from orchestration.schedules import as_of_dependent_marts, daily_refresh
+from orchestration.sensors import delivery_sensors
 from orchestration.settings import Settings
 
 settings = Settings.from_env()
@@ -20,7 +22,9 @@ refresh_all = dg.define_asset_job(
 
 defs = dg.Definitions(
     assets=[*raw_assets, common_ground_dbt_assets],
-    jobs=[refresh_all],
+    jobs=[refresh_all, as_of_dependent_marts],
+    schedules=[daily_refresh],
+    sensors=delivery_sensors,
     resources=build_resources(settings),
     # One writer at a time: steps run one after another in the run's process.
     executor=dg.in_process_executor,

@@ -35,6 +35,10 @@ class CommonGroundTranslator(DagsterDbtTranslator):
         layer = dbt_resource_props["fqn"][1] if len(dbt_resource_props["fqn"]) > 2 else "dictionary"
         return dg.AssetKey([LAYER_GROUPS.get(layer, layer), dbt_resource_props["name"]])
 
+    def get_automation_condition(self, dbt_resource_props: Mapping[str, Any]) -> dg.AutomationCondition | None:
+        # Rebuild as soon as new raw data has landed and passed its blocking checks.
+        return dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
+
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "seed":
             return "dictionary"

@@ -1,0 +1,68 @@
+"""Sensors on the landing folders: one run per new delivery, exactly once.
+
+One sensor per side of the contract watches every source folder of that side
+(`sponsor/`, every `cro-<id>/`), so a new CRO is picked up without new code. A delivery
+is identified by its path and the SHA-256 of its bytes: the run key, so an identical
+file seen again requests nothing, and a file rewritten with other bytes is a new
+delivery (which the ledger then judges). The cursor remembers (size, mtime, hash) per
+file, so unchanged files are not hashed again on every tick.
+"""
+
+import json
+from pathlib import Path
+
+import dagster as dg
+
+from orchestration.assets.raw import raw_asset_key
+from orchestration.contract import SIDES, load_contract
+from orchestration.ingest.deliveries import Delivery, discover
+from orchestration.resources import LandingResource
+
+MINIMUM_INTERVAL_SECONDS = 30
+
+
+def _fingerprint(delivery: Delivery, known: dict[str, list]) -> tuple[list, bool]:
+    """(size, mtime, sha256) of the file, reusing the cursor's hash when size and mtime
+    have not changed; and whether it is new or changed."""
+    stat = delivery.path.stat()
+    relative = f"{delivery.source}/{delivery.file_name}"
+    previous = known.get(relative)
+    if previous and previous[:2] == [stat.st_size, stat.st_mtime_ns]:
+        return previous, False
+    return [stat.st_size, stat.st_mtime_ns, delivery.sha256], True
+
+
+def build_delivery_sensor(side: str) -> dg.SensorDefinition:
+    feeds = load_contract().feeds_of(side)
+
+    @dg.sensor(
+        name=f"{side}_deliveries",
+        description=f"Starts ingestion when a {side} delivery lands (one run per new file, keyed by its hash).",
+        asset_selection=[raw_asset_key(feed) for feed in feeds],
+        minimum_interval_seconds=MINIMUM_INTERVAL_SECONDS,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+    )
+    def _sensor(context: dg.SensorEvaluationContext, landing: LandingResource):
+        known = json.loads(context.cursor) if context.cursor else {}
+        seen, requests = {}, []
+        for feed in feeds:
+            for delivery in discover(landing.landing_path, feed):
+                fingerprint, is_new = _fingerprint(delivery, known)
+                seen[f"{delivery.source}/{delivery.file_name}"] = fingerprint
+                if is_new:
+                    requests.append(
+                        dg.RunRequest(
+                            run_key=f"{delivery.source}/{delivery.file_name}@{fingerprint[2]}",
+                            asset_selection=[raw_asset_key(feed)],
+                            tags={"source": delivery.source, "feed": feed.name, "delivery": delivery.file_name},
+                        )
+                    )
+        context.update_cursor(json.dumps(seen, sort_keys=True))
+        if not requests:
+            return dg.SkipReason(f"no new {side} delivery in {landing.landing_path} ({len(seen)} known files)")
+        return requests
+
+    return _sensor
+
+
+delivery_sensors = [build_delivery_sensor(side) for side in SIDES]

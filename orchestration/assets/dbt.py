@@ -32,7 +32,9 @@ class CommonGroundTranslator(DagsterDbtTranslator):
         if dbt_resource_props["resource_type"] == "source":
             # raw.<side>__<feed> is produced by the ingestion asset of the same key
             return dg.AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
-        layer = dbt_resource_props["fqn"][1] if len(dbt_resource_props["fqn"]) > 2 else "dictionary"
+        if dbt_resource_props["resource_type"] == "seed":
+            return dg.AssetKey(["dictionary", dbt_resource_props["name"]])
+        layer = dbt_resource_props["fqn"][1]
         return dg.AssetKey([LAYER_GROUPS.get(layer, layer), dbt_resource_props["name"]])
 
     def get_automation_condition(self, dbt_resource_props: Mapping[str, Any]) -> dg.AutomationCondition | None:
@@ -42,8 +44,8 @@ class CommonGroundTranslator(DagsterDbtTranslator):
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "seed":
             return "dictionary"
-        fqn = dbt_resource_props["fqn"]
-        return LAYER_GROUPS.get(fqn[1], fqn[1]) if len(fqn) > 2 else None
+        layer = dbt_resource_props["fqn"][1]
+        return LAYER_GROUPS.get(layer, layer)
 
 
 @dbt_assets(

@@ -114,8 +114,8 @@ def pull_events(
     state_path = cursor_path(state_dir, cro_id)
     folder.mkdir(parents=True, exist_ok=True)
     state_path.parent.mkdir(parents=True, exist_ok=True)
-    extract_at = now or datetime.now(timezone.utc)
     with _one_pull_at_a_time(state_path):
+        extract_at = now or datetime.now(timezone.utc)
         before = _resume(state_path, folder)
         part = folder / PART_NAME
         events, pages, after = _download(client, before, part)
@@ -147,7 +147,8 @@ def _download(client: CroEventsClient, cursor: Cursor, part: Path) -> tuple[int,
     with part.open("w", encoding="utf-8", newline="\n") as out:
         for page in client.iter_pages(since=cursor.since):
             new = [event for event in page if not cursor.already_pulled(event)]
-            out.writelines(json.dumps(event, ensure_ascii=False) + "\n" for event in new)
+            # ASCII escapes: an odd string (a lone surrogate) cannot stop the pull; the gates judge it.
+            out.writelines(json.dumps(event) + "\n" for event in new)
             written, pages, after = written + len(new), pages + 1, after.advanced(new)
         _flush_to_disk(out)
     return written, pages, after

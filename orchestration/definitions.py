@@ -4,28 +4,31 @@ import os
 
 import dagster as dg
 
+from orchestration.assets.api import build_api_pull_asset, build_api_resources
 from orchestration.assets.dbt import common_ground_dbt_assets
 from orchestration.assets.raw import raw_assets
 from orchestration.resources import build_resources
-from orchestration.schedules import as_of_dependent_marts, daily_refresh
+from orchestration.schedules import as_of_dependent_marts, build_api_pull_schedule, daily_refresh
 from orchestration.sensors import delivery_sensors
 from orchestration.settings import Settings
 
 settings = Settings.from_env()
 os.environ.update(settings.dbt_env())  # dbt runs as a subprocess and reads these
 
+api_pull_assets = [build_api_pull_asset(cro_id) for cro_id, _ in settings.cro_apis]
+
 refresh_all = dg.define_asset_job(
     "refresh_all",
-    selection=dg.AssetSelection.all(),
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(*api_pull_assets),
     description="Ingest every new delivery, then build and test the dbt project end to end.",
 )
 
 defs = dg.Definitions(
-    assets=[*raw_assets, common_ground_dbt_assets],
+    assets=[*raw_assets, common_ground_dbt_assets, *api_pull_assets],
     jobs=[refresh_all, as_of_dependent_marts],
-    schedules=[daily_refresh],
+    schedules=[daily_refresh, *build_api_pull_schedule(api_pull_assets)],
     sensors=delivery_sensors,
-    resources=build_resources(settings),
+    resources={**build_resources(settings), **build_api_resources(settings.cro_apis, settings.api_state_dir)},
     # One writer at a time: steps run one after another in the run's process.
     executor=dg.in_process_executor,
 )

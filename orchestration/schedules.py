@@ -15,3 +15,16 @@ daily_refresh = dg.ScheduleDefinition(
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
 )
+
+
+def build_api_pull_schedule(api_assets: list[dg.AssetsDefinition]) -> list[dg.ScheduleDefinition]:
+    """Pull every configured CRO API every five minutes; no API configured, no schedule."""
+    if not api_assets:
+        return []
+    job = dg.define_asset_job("pull_cro_apis", selection=api_assets, description="Pull new events from the CROs' APIs.")
+    return [
+        dg.ScheduleDefinition(
+            name="cro_api_pull", job=job, cron_schedule="*/5 * * * *", execution_timezone="UTC",
+            default_status=dg.DefaultScheduleStatus.RUNNING,
+        )
+    ]

@@ -32,6 +32,17 @@ def _as_of_from_env() -> date | None:
         raise ValueError(f"CG_AS_OF={value!r} is not a date: use YYYY-MM-DD, or unset it") from None
 
 
+def _cro_apis_from_env() -> dict[str, str]:
+    """`CG_CRO_APIS=acme=https://api.acme.example/v1,zenith=...` -> {cro_id: base_url}."""
+    apis = {}
+    for entry in filter(None, (part.strip() for part in os.environ.get("CG_CRO_APIS", "").split(","))):
+        cro_id, separator, base_url = entry.partition("=")
+        if not separator or not cro_id.strip() or not base_url.strip():
+            raise ValueError(f"CG_CRO_APIS entry {entry!r} is not <cro_id>=<base url>")
+        apis[cro_id.strip()] = base_url.strip()
+    return apis
+
+
 @dataclass(frozen=True)
 class Settings:
     landing_dir: Path
@@ -39,6 +50,8 @@ class Settings:
     warehouse: Path
     as_of: date | None
     reporting_currency: str
+    api_state_dir: Path = PROJECT_ROOT / "data" / "api_state"
+    cro_apis: tuple[tuple[str, str], ...] = ()  # (cro_id, base_url) of CROs that deliver events by API
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -51,6 +64,8 @@ class Settings:
             warehouse=_path_from_env("CG_WAREHOUSE", "data/warehouse.duckdb"),
             as_of=_as_of_from_env(),
             reporting_currency=currency,
+            api_state_dir=_path_from_env("CG_API_STATE_DIR", "data/api_state"),
+            cro_apis=tuple(_cro_apis_from_env().items()),
         )
 
     def dbt_env(self) -> dict[str, str]:

@@ -28,22 +28,36 @@
     (cast({{ expression }} as timestamptz) at time zone 'UTC')
 {%- endmacro %}
 
+{#- A cast that yields null instead of failing. DuckDB has try_cast; elsewhere the text
+    must first match `pattern` (dbt's own safe_cast is a plain cast on some adapters). -#}
+{% macro try_cast(expression, data_type, pattern) -%}
+    {{ return(adapter.dispatch('try_cast', 'common_ground')(expression, data_type, pattern)) }}
+{%- endmacro %}
+
+{% macro default__try_cast(expression, data_type, pattern) -%}
+    try_cast({{ expression }} as {{ data_type }})
+{%- endmacro %}
+
+{% macro postgres__try_cast(expression, data_type, pattern) -%}
+    case when {{ expression }} ~ '{{ pattern }}' then cast({{ expression }} as {{ data_type }}) end
+{%- endmacro %}
+
 {#- The calendar date as written in an ISO 8601 timestamp, before any zone conversion. -#}
 {% macro parse_local_date(expression) -%}
-    {{ dbt.safe_cast("substring(" ~ expression ~ ", 1, 10)", 'date') }}
+    {{ try_cast("substring(" ~ expression ~ ", 1, 10)", 'date', '^\d{4}-\d{2}-\d{2}') }}
 {%- endmacro %}
 
 {% macro parse_decimal(expression) -%}
-    {{ dbt.safe_cast(expression, 'decimal(18, 2)') }}
+    {{ try_cast(expression, 'decimal(18, 2)', '^-?\d+(\.\d+)?$') }}
 {%- endmacro %}
 
 {% macro parse_integer(expression) -%}
-    {{ dbt.safe_cast(expression, dbt.type_int()) }}
+    {{ try_cast(expression, dbt.type_int(), '^-?\d+$') }}
 {%- endmacro %}
 
 {#- `YYYY-MM` to the first day of that month. -#}
 {% macro parse_month(expression) -%}
-    {{ dbt.safe_cast(expression ~ " || '-01'", 'date') }}
+    {{ try_cast(expression ~ " || '-01'", 'date', '^\d{4}-\d{2}-01$') }}
 {%- endmacro %}
 
 {% macro parse_flag(expression) -%}

@@ -29,7 +29,7 @@ def test_pull_asset_lands_a_delivery_and_records_no_secret(tmp_path, monkeypatch
             },
             instance=instance,
         )
-        records = instance.get_event_records(dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_MATERIALIZATION))
+        records = instance.fetch_materializations(dg.AssetKey(["landing", "cro_acme__events_api"]), limit=10).records
         recorded_text = repr([record.event_log_entry for record in records])
 
     assert result.success

@@ -44,10 +44,9 @@ planned as (
 ),
 
 randomized as (
-    select study_id, country_code, subject_id, min(occurred_date) as randomized_date
-    from {{ ref('int_cro__events_effective') }}
-    where cro_event_type = 'SUBJ_RANDOMIZED'
-    group by study_id, country_code, subject_id
+    select study_id, country_code, subject_id, randomized_date
+    from {{ ref('int_cro__subjects') }}
+    where randomized_date is not null
 ),
 
 actuals as (

@@ -2,7 +2,11 @@
 lined up with the ingestion assets so the graph reads as one picture."""
 
 
+import fcntl
+import os
+import shutil
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -14,15 +18,24 @@ from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR)
 
 
-def prepare_manifest(project: DbtProject) -> None:
+def prepare_manifest(project: DbtProject) -> Path:
     """Parse the project so the manifest matches the models on disk (dbt's partial
-    parsing makes this about a second when nothing changed)."""
-    DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE).cli(
-        ["--quiet", "parse"], target_path=project.target_path
-    ).wait()
+    parsing makes this quick when nothing changed). Runs starting together each load this
+    module: parsing is serialized by a file lock, and the manifest is published by an
+    atomic rename, so no process ever reads one half written."""
+    target = Path(project.project_dir) / project.target_path
+    target.mkdir(parents=True, exist_ok=True)
+    published = target / "manifest.published.json"
+    with (target / ".parse.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE).cli(["--quiet", "parse"], target_path=target).wait()
+        staged = target / f".manifest.{os.getpid()}.json"
+        shutil.copyfile(target / "manifest.json", staged)
+        os.replace(staged, published)
+    return published
 
 
-prepare_manifest(dbt_project)
+MANIFEST = prepare_manifest(dbt_project)
 
 LAYER_GROUPS = {"staging": "staging", "intermediate": "conform", "marts": "marts"}
 
@@ -49,7 +62,7 @@ class CommonGroundTranslator(DagsterDbtTranslator):
 
 
 @dbt_assets(
-    manifest=dbt_project.manifest_path,
+    manifest=MANIFEST,
     dagster_dbt_translator=CommonGroundTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)),
     project=dbt_project,
     pool=POOL,

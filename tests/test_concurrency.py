@@ -1,0 +1,68 @@
+"""One writer at a time: two deliveries arriving together, each ingested by its own run
+of the real `dagster` CLI against one instance, both land, one after the other, with no
+lock error. The project's dagster.yaml puts every warehouse writer in a pool of one."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from orchestration.warehouse import connect
+
+from conftest import PROJECT_ROOT, write_delivery
+
+DAGSTER = str(Path(sys.executable).parent / "dagster")
+SITES_HEADER = "CroStudyRef,SiteCode,SponsorSiteNo,Country,Status\n"
+
+
+def start_run(feed_key: str, env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [DAGSTER, "asset", "materialize", "-m", "orchestration.definitions", "--select", feed_key],
+        cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+
+def step_window(instance: dg.DagsterInstance, run_id: str) -> tuple[float, float]:
+    records = instance.all_logs(run_id)
+    started = [r.timestamp for r in records if r.dagster_event and r.dagster_event.event_type_value == "STEP_START"]
+    ended = [r.timestamp for r in records if r.dagster_event and r.dagster_event.event_type_value == "STEP_SUCCESS"]
+    return min(started), max(ended)
+
+
+def test_two_deliveries_arriving_together_are_ingested_one_after_the_other(tmp_path):
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(PROJECT_ROOT / "data" / "dagster_home" / "dagster.yaml", home)
+    landing = tmp_path / "landing"
+    # big enough that the two loads would overlap if nothing kept them apart
+    write_delivery(landing, "cro-acme", "sites__20260105T030000Z.csv",
+                   SITES_HEADER + "".join(f"S1,SITE-{n},{n:06d},France,Selected\n" for n in range(400_000)))
+    write_delivery(landing, "cro-zenith", "visits__20260105T030000Z.csv",
+                   "CroStudyRef,SiteCode,SubjectId,VisitCode,VisitDate,SdvDate,FinanceState,UpdatedAt\n"
+                   + "".join(f"Z1,Z01001,Z01001-{n:06d},V01,03-Nov-2026,,NE,2026-11-03T10:00:00-05:00\n" for n in range(400_000)))
+    env = {**os.environ, "DAGSTER_HOME": str(home), "CG_LANDING_DIR": str(landing),
+           "CG_ARCHIVE_DIR": str(tmp_path / "archive"), "CG_WAREHOUSE": str(tmp_path / "warehouse.duckdb")}
+
+    with dg.DagsterInstance.from_config(str(home)):
+        pass  # the instance exists before deliveries arrive, as under `dagster dev`
+    runs = [start_run("raw/cro__sites", env), start_run("raw/cro__visits", env)]
+    outputs = [run.communicate(timeout=300)[0] for run in runs]
+
+    for run, output in zip(runs, outputs):
+        assert run.returncode == 0, output[-3000:]
+        assert "Could not set lock" not in output  # DuckDB's error for a second writer
+        assert "open for writing in another process" not in output
+    with connect(tmp_path / "warehouse.duckdb", read_only=True) as con:
+        assert con.execute("select feed, status, rows_loaded from audit.delivery_ledger order by feed").fetchall() == [
+            ("sites", "loaded", 400_000), ("visits", "loaded", 400_000),
+        ]
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        windows = sorted(step_window(instance, record.dagster_run.run_id) for record in instance.get_run_records())
+    assert len(windows) == 2
+    (first_start, first_end), (second_start, _) = windows
+    assert first_end <= second_start  # the pool admitted the second writer only after the first finished

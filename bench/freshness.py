@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         wait_for_webserver(url, args.timeout)
         before = last_materialization(url)
         dropped_at = drop_delivery(Path(landing), subject)
-        print(f"Dropped {subject['file']} at {dropped_at:%H:%M:%S}; waiting for {'/'.join(MART)} ...", flush=True)
+        print(f"Dropped {subject['file']} at {time.strftime('%H:%M:%S', time.localtime(dropped_at))}; waiting for {'/'.join(MART)} ...", flush=True)
         latency = wait_for_refresh(url, before, dropped_at, args.timeout)
     finally:
         os.killpg(server.pid, signal.SIGTERM)

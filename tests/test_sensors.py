@@ -82,3 +82,20 @@ def test_the_cursor_survives_a_restart(instance, landing):
     result, _ = tick(instance, landing, cursor)  # a new sensor object, the stored cursor
 
     assert result.run_requests == []
+
+
+def test_deliveries_the_ledger_already_records_request_nothing(instance, landing, tmp_path):
+    from orchestration.contract import load_contract
+    from orchestration.ingest.loader import ensure_warehouse, ingest_feed
+    from orchestration.warehouse import connect
+
+    write_delivery(landing, "cro-acme", "sites__20260105T030000Z.csv", SITES)
+    contract = load_contract()
+    with connect(landing.parent / "warehouse.duckdb") as con:  # ingested by a run the sensor did not start
+        ensure_warehouse(con, contract)
+        ingest_feed(con, contract, contract.feed("cro", "sites"), landing, tmp_path / "archive")
+    write_delivery(landing, "cro-acme", "sites__20260112T030000Z.csv", SITES.replace("Selected", "Activated"))
+
+    result, _ = tick(instance, landing)
+
+    assert [r.tags["delivery"] for r in result.run_requests] == ["sites__20260112T030000Z.csv"]

@@ -87,8 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     counted = new_subject_counted(Path(warehouse), subject)
     print(f"\nfreshness latency: {latency:.1f} s (target < {TARGET_SECONDS} s: {'met' if latency < TARGET_SECONDS else 'NOT met'}); "
           f"new subject counted in the mart: {'yes' if counted else 'NO'}")
+    if not counted:
+        print(f"kept the workspace for inspection: {workspace}", file=sys.stderr)
+        return 1
     shutil.rmtree(workspace, ignore_errors=True)
-    return 0 if counted else 1
+    return 0
 
 
 def pick_site_for_new_subject(warehouse: Path) -> dict:

@@ -9,7 +9,7 @@ from orchestration.assets.dbt import common_ground_dbt_assets
 from orchestration.assets.raw import raw_assets
 from orchestration.resources import build_resources
 from orchestration.schedules import as_of_dependent_marts, build_api_pull_schedule, daily_refresh
-from orchestration.sensors import delivery_sensors
+from orchestration.sensors import automation_sensor, delivery_sensors
 from orchestration.settings import Settings
 
 settings = Settings.from_env()
@@ -27,7 +27,7 @@ defs = dg.Definitions(
     assets=[*raw_assets, common_ground_dbt_assets, *api_pull_assets],
     jobs=[refresh_all, as_of_dependent_marts],
     schedules=[daily_refresh, *build_api_pull_schedule(api_pull_assets)],
-    sensors=delivery_sensors,
+    sensors=[*delivery_sensors, automation_sensor],
     resources={**build_resources(settings), **build_api_resources(settings.cro_apis, settings.api_state_dir)},
     # One writer at a time: steps run one after another in the run's process.
     executor=dg.in_process_executor,

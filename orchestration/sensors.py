@@ -18,7 +18,7 @@ from orchestration.contract import SIDES, load_contract
 from orchestration.ingest.deliveries import Delivery, discover
 from orchestration.resources import LandingResource, WarehouseResource
 
-MINIMUM_INTERVAL_SECONDS = 30
+MINIMUM_INTERVAL_SECONDS = 10
 
 
 def _fingerprint(delivery: Delivery, known: dict[str, list]) -> tuple[list, bool]:
@@ -77,3 +77,13 @@ def build_delivery_sensor(side: str) -> dg.SensorDefinition:
 
 
 delivery_sensors = [build_delivery_sensor(side) for side in SIDES]
+
+
+# Evaluates the dbt assets' automation conditions (eager once new raw data passed its
+# blocking checks) and launches one run for what needs rebuilding.
+automation_sensor = dg.AutomationConditionSensorDefinition(
+    "rebuild_after_new_data",
+    target=dg.AssetSelection.all(),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=10,
+)

@@ -1,5 +1,7 @@
 {#- The as-of date every KPI is judged at: CG_AS_OF if set, else the extract date of the
-    latest delivery loaded. -#}
+    latest delivery loaded. A view, so it moves the moment a delivery is ledgered. -#}
+{{ config(materialized='view') }}
+
 with latest_delivery as (
     select max(cast(extract_at as date)) as latest_delivery_date
     from {{ source('audit', 'delivery_ledger') }}

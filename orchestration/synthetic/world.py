@@ -189,7 +189,7 @@ def _enrol(study: Study, country: Country, site: Site, rng: random.Random, spec)
 
 def _visits(study: Study, country: Country, subject: Subject, rng: random.Random, end: date) -> list[Visit]:
     visits = []
-    for code, day, ctq, payable, fee in study.visits:
+    for code, day, _ctq, payable, fee in study.visits:
         if code == "SCR":
             when = subject.screened
         elif subject.randomized is None:

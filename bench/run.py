@@ -112,8 +112,8 @@ def floor(landing: Path, database: Path) -> tuple[float, int]:
         rows += con.execute(f"select count(*) from {feed.table}").fetchall()[0][0]
     con.execute("""
         create table startup as
-        select study, country, min(case when type = 'CTRY_READY' then cast(substring(at, 1, 10) as date) end) as ready,
-               min(case when type = 'SITE_SIV' then cast(substring(at, 1, 10) as date) end) as first_site
+        select study, country, min(case when "type" = 'CTRY_READY' then cast("at" as date) end) as ready,
+               min(case when "type" = 'SITE_SIV' then cast("at" as date) end) as first_site
         from cro__events group by study, country
     """)
     con.execute("""

@@ -27,7 +27,7 @@ mapped as (
         sites.site_number,
         sites.country_code,
         sites.site_code as known_site_code,
-        coalesce(study_visit_codes.visit_code, any_study_visit_codes.visit_code) as visit_code,
+        visit_codes.visit_code,
         {{ dbt.date_trunc('month', 'coalesce(staged.payable_date, cast(staged.updated_at as date))') }} as fx_month_start
     from staged
     left join studies
@@ -37,16 +37,11 @@ mapped as (
         on staged.cro_id = sites.cro_id
         and staged.cro_study_ref = sites.cro_study_ref
         and staged.site_code = sites.site_code
-    left join visit_codes as study_visit_codes
-        on staged.cro_id = study_visit_codes.cro_id
-        and staged.cro_study_ref = study_visit_codes.cro_study_ref
-        and staged.cro_visit_code = study_visit_codes.cro_visit_code
-        and {{ in_force('study_visit_codes', 'staged._delivery_date') }}
-    left join visit_codes as any_study_visit_codes
-        on staged.cro_id = any_study_visit_codes.cro_id
-        and any_study_visit_codes.cro_study_ref = '*'
-        and staged.cro_visit_code = any_study_visit_codes.cro_visit_code
-        and {{ in_force('any_study_visit_codes', 'staged._delivery_date') }}
+    left join visit_codes
+        on staged.cro_id = visit_codes.cro_id
+        and staged.cro_study_ref = visit_codes.cro_study_ref
+        and staged.cro_visit_code = visit_codes.cro_visit_code
+        and {{ in_force('visit_codes', 'staged._delivery_date') }}
 ),
 
 checked as (

@@ -35,7 +35,7 @@ mapped as (
         studies.study_id,
         sites.site_number,
         sites.country_code,
-        coalesce(study_visit_codes.visit_code, any_study_visit_codes.visit_code) as visit_code,
+        visit_codes.visit_code,
         finance_states.finance_state_code,
         sites.site_code as known_site_code
     from staged
@@ -46,16 +46,11 @@ mapped as (
         on staged.cro_id = sites.cro_id
         and staged.cro_study_ref = sites.cro_study_ref
         and staged.site_code = sites.site_code
-    left join visit_codes as study_visit_codes
-        on staged.cro_id = study_visit_codes.cro_id
-        and staged.cro_study_ref = study_visit_codes.cro_study_ref
-        and staged.cro_visit_code = study_visit_codes.cro_visit_code
-        and {{ in_force('study_visit_codes', 'staged._delivery_date') }}
-    left join visit_codes as any_study_visit_codes
-        on staged.cro_id = any_study_visit_codes.cro_id
-        and any_study_visit_codes.cro_study_ref = '*'
-        and staged.cro_visit_code = any_study_visit_codes.cro_visit_code
-        and {{ in_force('any_study_visit_codes', 'staged._delivery_date') }}
+    left join visit_codes
+        on staged.cro_id = visit_codes.cro_id
+        and staged.cro_study_ref = visit_codes.cro_study_ref
+        and staged.cro_visit_code = visit_codes.cro_visit_code
+        and {{ in_force('visit_codes', 'staged._delivery_date') }}
     left join finance_states
         on staged.cro_id = finance_states.cro_id
         and staged.cro_finance_state = finance_states.cro_finance_state

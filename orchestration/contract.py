@@ -27,6 +27,9 @@ class Column:
     optional: bool = False  # may be absent from a delivery (JSON keys such as deviation_id)
     values: tuple[str, ...] = ()
     sensitivity: str = "shared"
+    past: bool = False  # something that happened: not after the delivery's extract time
+    min: float | None = None
+    not_before: str | None = None  # another column of the same row
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,9 @@ def load_contract(path: Path = CONTRACT_PATH) -> Contract:
                     optional=col.get("optional", False),
                     values=tuple(col.get("values", ())),
                     sensitivity=col.get("sensitivity", "shared"),
+                    past=col.get("past", False),
+                    min=col.get("min"),
+                    not_before=col.get("not_before"),
                 )
                 for col_name, col in spec["columns"].items()
             )

@@ -15,7 +15,7 @@ select
     count(*) filter (where status = 'duplicate') as duplicate,
     count(*) filter (where status = 'rejected') as rejected,
     cast(sum(rows_loaded) as bigint) as rows_loaded,
-    cast(sum(rows_malformed) as bigint) as rows_malformed
+    cast(sum(rows_quarantined) as bigint) as rows_quarantined
 from audit.delivery_ledger
 group by source
 order by source

@@ -27,6 +27,16 @@ class LandingResource(dg.ConfigurableResource):
         return Path(self.archive_dir)
 
 
+class QualityGatesResource(dg.ConfigurableResource):
+    """Where the gates write their GX Data Docs (static HTML, one page per gate run)."""
+
+    docs_dir: str
+
+    @property
+    def docs_path(self) -> Path:
+        return Path(self.docs_dir)
+
+
 class WarehouseResource(dg.ConfigurableResource):
     """The DuckDB warehouse file. DuckDB allows one writing process at a time, so every
     asset that writes opens it only for the duration of its work."""
@@ -41,5 +51,6 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     return {
         "landing": LandingResource(landing_dir=str(settings.landing_dir), archive_dir=str(settings.archive_dir)),
         "warehouse": WarehouseResource(path=str(settings.warehouse)),
+        "gates": QualityGatesResource(docs_dir=str(settings.quality_docs_dir)),
         "dbt": DbtCliResource(project_dir=str(DBT_PROJECT_DIR), dbt_executable=DBT_EXECUTABLE),
     }

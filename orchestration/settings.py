@@ -51,6 +51,7 @@ class Settings:
     as_of: date | None
     reporting_currency: str
     api_state_dir: Path = PROJECT_ROOT / "data" / "api_state"
+    quality_docs_dir: Path = PROJECT_ROOT / "data" / "quality_docs"  # GX Data Docs of every gate run
     cro_apis: tuple[tuple[str, str], ...] = ()  # (cro_id, base_url) of CROs that deliver events by API
 
     @classmethod
@@ -65,6 +66,7 @@ class Settings:
             as_of=_as_of_from_env(),
             reporting_currency=currency,
             api_state_dir=_path_from_env("CG_API_STATE_DIR", "data/api_state"),
+            quality_docs_dir=_path_from_env("CG_QUALITY_DOCS_DIR", "data/quality_docs"),
             cro_apis=tuple(_cro_apis_from_env().items()),
         )
 

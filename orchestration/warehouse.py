@@ -5,6 +5,7 @@ relation API; these helpers always read results to the end."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -33,3 +34,8 @@ def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = 
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> Any:
     row = first_row(con, sql, params)
     return row[0] if row else None
+
+
+def naive_utc(moment: datetime) -> datetime:
+    """The warehouse stores UTC timestamps without zone, portably."""
+    return moment.astimezone(timezone.utc).replace(tzinfo=None)

@@ -29,7 +29,7 @@ def ingest_everything(con, landing: Path, archive: Path) -> list[Outcome]:
     contract = load_contract()
     outcomes = []
     for feed in contract.feeds:
-        outcomes += ingest_feed(con, contract, feed, landing, archive, run_id="test")
+        outcomes += ingest_feed(con, contract, feed, landing, archive, archive.parent / "quality_docs", run_id="test")
     return outcomes
 
 
@@ -57,7 +57,7 @@ def run_pipeline(settings, selection=None):
     """Materialize the real assets into `settings.warehouse` through Dagster, in process."""
     import dagster as dg
 
-    from orchestration.assets.dbt import common_ground_dbt_assets
+    from orchestration.assets.dbt import dbt_asset_definitions, model_gate_checks
     from orchestration.assets.raw import raw_assets
     from orchestration.resources import build_resources
 
@@ -65,7 +65,7 @@ def run_pipeline(settings, selection=None):
         for name, value in settings.dbt_env().items():
             patch.setenv(name, value)
         return dg.materialize(
-            [*raw_assets, common_ground_dbt_assets],
+            [*raw_assets, *dbt_asset_definitions, *model_gate_checks],
             resources=build_resources(settings),
             selection=selection,
             instance=dg.DagsterInstance.ephemeral(),
@@ -83,4 +83,5 @@ def settings_for(root: Path, landing: Path, as_of: str | None = None, currency: 
         warehouse=root / "warehouse.duckdb",
         as_of=date.fromisoformat(as_of) if as_of else None,
         reporting_currency=currency,
+        quality_docs_dir=root / "quality_docs",
     )

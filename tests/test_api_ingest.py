@@ -163,7 +163,7 @@ def test_pulled_delivery_goes_through_the_same_gates_and_duplicate_check_as_file
 
     outcomes = ingest_feed(con, load_contract(), EVENTS_FEED, landing, archive, run_id="test")
 
-    assert [(o.delivery.file_name, o.status, o.rows_loaded, o.rows_malformed) for o in outcomes] == [
+    assert [(o.delivery.file_name, o.status, o.rows_loaded, o.rows_quarantined) for o in outcomes] == [
         (first.file.name, "loaded", 25, 0),
         (again.file.name, "duplicate", 0, 0),
     ]

@@ -129,7 +129,7 @@ def test_defects_are_held_and_nothing_is_lost(tmp_path):
             f"from intermediate.int_{feed.side}__{feed.name}__checked",
         )[0]
         assert raw == conformed + quarantined, feed.table
-        loaded_files = query(tmp_path, f"select source, file_name, rows_loaded + rows_malformed from audit.delivery_ledger "
+        loaded_files = query(tmp_path, f"select source, file_name, rows_loaded + rows_quarantined from audit.delivery_ledger "
                                        f"where status = 'loaded' and side = '{feed.side}' and feed = '{feed.name}'")
         for source, name, accounted in loaded_files:  # every record of a loaded file is in raw or held by the reader
             assert accounted == records_in(tmp_path / "landing" / source / name), name

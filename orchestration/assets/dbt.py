@@ -3,6 +3,7 @@ lined up with the ingestion assets so the graph reads as one picture."""
 
 
 import fcntl
+import json
 import os
 import shutil
 from collections.abc import Mapping
@@ -10,9 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
 
 from orchestration.assets.raw import POOL
+from orchestration.gates.checks import build_model_gate_checks
 from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR)
@@ -65,11 +73,40 @@ class CommonGroundTranslator(DagsterDbtTranslator):
         return LAYER_GROUPS.get(layer, layer)
 
 
+MART_MODELS = "path:models/marts/kpi path:models/marts/governance"
+TRANSLATOR = CommonGroundTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
 @dbt_assets(
-    manifest=MANIFEST,
-    dagster_dbt_translator=CommonGroundTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)),
-    project=dbt_project,
-    pool=POOL,
+    manifest=MANIFEST, dagster_dbt_translator=TRANSLATOR, project=dbt_project, pool=POOL,
+    exclude=MART_MODELS, name="conformed_dbt_assets",
 )
-def common_ground_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+def conformed_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    """Dictionary seeds, staging, intermediate and the core dimensions and facts."""
     yield from dbt.cli(["build"], context=context).stream()
+
+
+@dbt_assets(
+    manifest=MANIFEST, dagster_dbt_translator=TRANSLATOR, project=dbt_project, pool=POOL,
+    select=MART_MODELS, name="mart_dbt_assets",
+)
+def mart_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    """The KPI and governance marts, built only once the conformed gates passed."""
+    yield from dbt.cli(["build"], context=context).stream()
+
+
+dbt_asset_definitions = [conformed_dbt_assets, mart_dbt_assets]
+
+
+def _model_node(model: str) -> dict:
+    nodes = json.loads(MANIFEST.read_text())["nodes"].values()
+    return next(node for node in nodes if node["resource_type"] == "model" and node["name"] == model)
+
+
+def relation_for_model(model: str) -> str:
+    """`schema.table` of a model as dbt builds it (the database is whatever file is open)."""
+    node = _model_node(model)
+    return f'"{node["schema"]}"."{node["alias"]}"'
+
+
+model_gate_checks = build_model_gate_checks(lambda model: TRANSLATOR.get_asset_key(_model_node(model)), relation_for_model)

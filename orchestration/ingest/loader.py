@@ -1,18 +1,18 @@
 """Loading deliveries into the warehouse: archive, decide, load atomically, record.
 
-Every delivery ends up as exactly one row of `audit.delivery_ledger`:
-- `loaded`: its rows are in `raw.<side>__<feed>` (rows it could not read are in
-  `audit.ingest_quarantine`);
+Every delivery ends up as exactly one row of `audit.delivery_ledger` and one receipt:
+- `loaded`: its rows passed the contract gate and are in `raw.<side>__<feed>`; rows it
+  could not read, rows failing an error expectation of the gate and rows repeating ones
+  already loaded are in `audit.ingest_quarantine`, each with its reasons;
 - `duplicate`: the same bytes were already loaded for this source and feed (for a
   snapshot: the same bytes as the snapshot in force), so it changes nothing;
 - `rejected`: it breaks the contract as a whole; `reason` says why and what to do.
-Each delivery's rows, quarantined rows and ledger row commit in one transaction, so a
-crash leaves nothing partial behind and the next run completes the work.
+Each delivery's rows, quarantined rows, ledger row and receipt commit in one
+transaction, so a crash leaves nothing partial behind and the next run completes it.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 from dataclasses import dataclass
@@ -23,11 +23,13 @@ from typing import Callable
 import duckdb
 
 from orchestration.contract import Contract, Feed
+from orchestration.gates.suites import Suite, load_suite, raw_suite_name
+from orchestration.gates.validate import GateResult
 from orchestration.ingest.deliveries import Delivery, discover
-from orchestration.warehouse import scalar
-from orchestration.ingest.reader import INCOMING, DeliveryRejected, ParsedDelivery, parse_delivery_into
-
-log = logging.getLogger(__name__)
+from orchestration.ingest.gate import gate_delivery
+from orchestration.ingest.reader import INCOMING, DeliveryRejected, MalformedRow, parse_delivery_into, quote_identifier
+from orchestration.ingest.receipts import RECEIPTS_DDL, Receipt, count_records, issue
+from orchestration.warehouse import naive_utc, scalar
 
 LINEAGE_COLUMNS = {
     "_delivery_id": "varchar",
@@ -53,7 +55,7 @@ create table if not exists audit.delivery_ledger (
     size_bytes bigint not null,
     status varchar not null,
     rows_loaded bigint not null,
-    rows_malformed bigint not null,
+    rows_quarantined bigint not null,
     reason varchar,
     duplicate_of varchar,
     extra_columns varchar,
@@ -84,14 +86,17 @@ class Outcome:
     delivery: Delivery
     status: str  # loaded | duplicate | rejected
     rows_loaded: int = 0
-    rows_malformed: int = 0
+    rows_quarantined: int = 0
     reason: str | None = None
+    gate: GateResult | None = None
+    receipt_path: Path | None = None
 
 
 def ensure_warehouse(con: duckdb.DuckDBPyConnection, contract: Contract) -> None:
     con.execute("create schema if not exists raw; create schema if not exists audit")
     con.execute(LEDGER_DDL)
     con.execute(QUARANTINE_DDL)
+    con.execute(RECEIPTS_DDL)
     for feed in contract.feeds:
         ensure_raw_table(con, feed)
 
@@ -121,13 +126,15 @@ def ingest_feed(
     feed: Feed,
     landing_dir: Path,
     archive_dir: Path,
+    docs_dir: Path,
     run_id: str | None = None,
     on_progress: Callable[[Outcome], None] | None = None,
 ) -> list[Outcome]:
     """Ingest every delivery of `feed` not yet in the ledger, in extract-time order."""
+    suite = load_suite(raw_suite_name(feed))
     outcomes = []
     for delivery in discover(landing_dir, feed):
-        outcome = ingest_delivery(con, contract, feed, delivery, archive_dir, run_id)
+        outcome = ingest_delivery(con, contract, feed, suite, delivery, archive_dir, docs_dir, run_id)
         if outcome is None:
             continue
         outcomes.append(outcome)
@@ -140,26 +147,46 @@ def ingest_delivery(
     con: duckdb.DuckDBPyConnection,
     contract: Contract,
     feed: Feed,
+    suite: Suite,
     delivery: Delivery,
     archive_dir: Path,
+    docs_dir: Path,
     run_id: str | None,
 ) -> Outcome | None:
     """Returns None when this exact file (name and bytes) is already in the ledger."""
     if _already_recorded(con, delivery):
         return None
     archive_path = archive(delivery, archive_dir)
+    receipt = Receipt(delivery_id(delivery), delivery, "loaded", contract.version, archive_path, rows_in=None)
     verdict = _judge_against_history(con, feed, delivery)
     if verdict is not None:
-        status, reason, duplicate_of = verdict
-        _record(con, contract, delivery, archive_path, run_id, status=status, reason=reason, duplicate_of=duplicate_of)
-        return Outcome(delivery, status, reason=reason)
+        receipt.status, receipt.reason, duplicate_of = verdict
+        receipt.rows_in = count_records(delivery, has_header=feed.format == "csv")
+        if duplicate_of:
+            receipt.already_loaded = receipt.rows_in
+        else:
+            receipt.rejected = receipt.rows_in
+        _commit(con, feed, receipt, run_id, duplicate_of=duplicate_of)
+        return Outcome(delivery, receipt.status, reason=receipt.reason, receipt_path=receipt.path)
     try:
         parsed = parse_delivery_into(con, feed, delivery)
     except DeliveryRejected as rejection:
-        _record(con, contract, delivery, archive_path, run_id, status="rejected", reason=rejection.reason)
-        return Outcome(delivery, "rejected", reason=rejection.reason)
-    _load(con, contract, feed, delivery, parsed, archive_path, run_id)
-    return Outcome(delivery, "loaded", rows_loaded=parsed.rows, rows_malformed=len(parsed.malformed))
+        receipt.status, receipt.reason = "rejected", rejection.reason
+        receipt.rows_in = count_records(delivery, has_header=feed.format == "csv")
+        receipt.rejected = receipt.rows_in
+        _commit(con, feed, receipt, run_id)
+        return Outcome(delivery, "rejected", reason=rejection.reason, receipt_path=receipt.path)
+    receipt.rows_in = parsed.rows + len(parsed.malformed)
+    receipt.extra_columns = parsed.extra_columns
+    repeated = _hold_repeated_rows(con, feed)
+    receipt.gate, held = gate_delivery(con, feed, delivery, suite, docs_dir, run_name=receipt.delivery_id)
+    receipt.quarantined = sorted([*parsed.malformed, *held, *repeated], key=lambda row: row.row_number)
+    receipt.accepted = receipt.rows_in - len(receipt.quarantined)
+    _commit(con, feed, receipt, run_id, load=True)
+    return Outcome(
+        delivery, "loaded", rows_loaded=receipt.accepted, rows_quarantined=len(receipt.quarantined),
+        gate=receipt.gate, receipt_path=receipt.path,
+    )
 
 
 def delivery_id(delivery: Delivery) -> str:
@@ -221,41 +248,70 @@ def _same_bytes_in_force(con, feed: Feed, delivery: Delivery) -> str | None:
         where source = ? and feed = ? and status = 'loaded' and extract_at <= ?
         order by extract_at desc, file_name desc
         """,
-        [delivery.source, feed.name, _naive_utc(delivery.extract_at)],
+        [delivery.source, feed.name, naive_utc(delivery.extract_at)],
     ).fetchall()
     if feed.kind == "snapshot":
         loaded = loaded[:1]
     return next((found_id for found_id, sha in loaded if sha == delivery.sha256), None)
 
 
-def _load(con, contract: Contract, feed: Feed, delivery: Delivery, parsed: ParsedDelivery, archive_path: Path, run_id) -> None:
-    now = _naive_utc(datetime.now(timezone.utc))
-    the_id = delivery_id(delivery)
-    columns = ", ".join(f'"{name}"' for name in feed.column_names)
-    lineage = [the_id, delivery.source, delivery.cro_id, delivery.file_name, delivery.sha256, _naive_utc(delivery.extract_at), now]
+def _hold_repeated_rows(con, feed: Feed) -> list[MalformedRow]:
+    """A row identical to an earlier one of the same delivery, or (in an incremental feed,
+    from an overlapping extract window) to one already loaded, is held rather than counted
+    twice. Snapshots repeat earlier deliveries' rows by design."""
+    columns = ", ".join(quote_identifier(name) for name in feed.column_names)
+    repeated = con.execute(
+        f"""
+        select _row_number, 'row ' || first_row || ' of this delivery' from (
+            select _row_number, min(_row_number) over (partition by {columns}) as first_row from {INCOMING}
+        ) where _row_number > first_row
+        """
+    ).fetchall()
+    if feed.kind == "incremental":
+        repeated += _rows_already_loaded(con, feed)
+    if repeated:
+        con.execute(f"delete from {INCOMING} where _row_number in (select unnest(?))", [[number for number, _ in repeated]])
+    return [
+        MalformedRow(number, "", f"repeated_row: identical to {earlier}, already counted")
+        for number, earlier in sorted(set(repeated))
+    ]
+
+
+def _rows_already_loaded(con, feed: Feed) -> list[tuple[int, str]]:
+    same_key = " and ".join(f"loaded.{quote_identifier(name)} = new.{quote_identifier(name)}" for name in feed.key)
+    same_values = "".join(
+        f" and loaded.{quote_identifier(name)} is not distinct from new.{quote_identifier(name)}"
+        for name in feed.column_names if name not in feed.key
+    )
+    return con.execute(
+        f"""
+        select new._row_number, min(loaded._delivery_id || ' row ' || loaded._row_number)
+        from {INCOMING} as new
+        join raw.{feed.table} as loaded on {same_key}{same_values}
+        group by new._row_number
+        """
+    ).fetchall()
+
+
+def _commit(con, feed: Feed, receipt: Receipt, run_id: str | None, *, load: bool = False, duplicate_of: str | None = None) -> None:
+    """The delivery's rows, quarantined rows, ledger row and receipt, all or nothing."""
+    now = naive_utc(datetime.now(timezone.utc))
+    delivery = receipt.delivery
     con.execute("begin transaction")
     try:
-        con.execute(
-            f"""
-            insert into raw.{feed.table} ({columns}, _delivery_id, _source, _cro_id, _file_name,
-                                          _file_sha256, _extract_at, _loaded_at, _row_number)
-            select {columns}, ?, ?, ?, ?, ?, ?, ?, _row_number from {INCOMING}
-            """,
-            lineage,
-        )
-        if parsed.malformed:
+        if load:
+            _insert_rows(con, feed, receipt, now)
+        if receipt.quarantined:
             con.executemany(
                 "insert into audit.ingest_quarantine values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    [the_id, delivery.source, feed.name, delivery.file_name, delivery.sha256, row.row_number, row.raw_values, row.reason, now]
-                    for row in parsed.malformed
+                    [receipt.delivery_id, delivery.source, feed.name, delivery.file_name, delivery.sha256,
+                     row.row_number, row.raw_values, row.reason, now]
+                    for row in receipt.quarantined
                 ],
             )
-        _record(
-            con, contract, delivery, archive_path, run_id,
-            status="loaded", rows_loaded=parsed.rows, rows_malformed=len(parsed.malformed),
-            extra_columns=parsed.extra_columns, now=now,
-        )
+        _record(con, receipt, run_id, duplicate_of, now)
+        issue(con, receipt)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
@@ -264,23 +320,29 @@ def _load(con, contract: Contract, feed: Feed, delivery: Delivery, parsed: Parse
         con.execute(f"drop table if exists {INCOMING}")
 
 
-def _record(
-    con, contract: Contract, delivery: Delivery, archive_path: Path, run_id: str | None, *,
-    status: str, reason: str | None = None, duplicate_of: str | None = None, rows_loaded: int = 0,
-    rows_malformed: int = 0, extra_columns: list[str] | None = None, now: datetime | None = None,
-) -> None:
+def _insert_rows(con, feed: Feed, receipt: Receipt, now: datetime) -> None:
+    delivery = receipt.delivery
+    columns = ", ".join(quote_identifier(name) for name in feed.column_names)
     con.execute(
-        "insert into audit.delivery_ledger values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            delivery_id(delivery), delivery.source, delivery.side, delivery.cro_id, delivery.feed,
-            delivery.file_name, _naive_utc(delivery.extract_at), delivery.sha256, delivery.size_bytes,
-            status, rows_loaded, rows_malformed, reason, duplicate_of,
-            ", ".join(extra_columns) if extra_columns else None, str(archive_path), contract.version,
-            run_id, now or _naive_utc(datetime.now(timezone.utc)),
-        ],
+        f"""
+        insert into raw.{feed.table} ({columns}, _delivery_id, _source, _cro_id, _file_name,
+                                      _file_sha256, _extract_at, _loaded_at, _row_number)
+        select {columns}, ?, ?, ?, ?, ?, ?, ?, _row_number from {INCOMING}
+        """,
+        [receipt.delivery_id, delivery.source, delivery.cro_id, delivery.file_name, delivery.sha256,
+         naive_utc(delivery.extract_at), now],
     )
 
 
-def _naive_utc(moment: datetime) -> datetime:
-    """The warehouse stores UTC timestamps without zone, portably."""
-    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+def _record(con, receipt: Receipt, run_id: str | None, duplicate_of: str | None, now: datetime) -> None:
+    delivery = receipt.delivery
+    con.execute(
+        "insert into audit.delivery_ledger values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            receipt.delivery_id, delivery.source, delivery.side, delivery.cro_id, delivery.feed,
+            delivery.file_name, naive_utc(delivery.extract_at), delivery.sha256, delivery.size_bytes,
+            receipt.status, receipt.accepted, len(receipt.quarantined), receipt.reason, duplicate_of,
+            ", ".join(receipt.extra_columns) or None, str(receipt.archive_path), receipt.contract_version,
+            run_id, now,
+        ],
+    )

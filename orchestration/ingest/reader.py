@@ -103,7 +103,7 @@ def _check_header(feed: Feed, header: list[str]) -> list[str]:
 
 def _select_contract_columns(feed: Feed, present: list[str]) -> str:
     columns = [
-        _quote(name) if name in present else f"cast(null as varchar) as {_quote(name)}"
+        quote_identifier(name) if name in present else f"cast(null as varchar) as {quote_identifier(name)}"
         for name in feed.column_names
     ]
     return ", ".join(columns)
@@ -205,7 +205,7 @@ def _parse_jsonl(con, feed: Feed, delivery: Delivery) -> ParsedDelivery:
             extra = sorted(keys_seen - set(feed.column_names))
             hint = f"; unexpected keys {', '.join(extra)} (renamed?)" if extra else ""
             raise DeliveryRejected(f"missing_columns: no line carries {', '.join(missing)}{hint}")
-    extracted = ", ".join(f"json_extract_string(line, {_literal('$.' + _quote(n))}) as {_quote(n)}" for n in feed.column_names)
+    extracted = ", ".join(f"json_extract_string(line, {_literal('$.' + quote_identifier(n))}) as {quote_identifier(n)}" for n in feed.column_names)
     con.execute(
         f"""
         create temp table {INCOMING} as
@@ -272,7 +272,7 @@ def _as_csv_line(fields: list[str]) -> str:
     return buffer.getvalue()
 
 
-def _quote(identifier: str) -> str:
+def quote_identifier(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 

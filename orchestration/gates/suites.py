@@ -1,0 +1,205 @@
+"""Expectation suites: the raw ones generated from the feed contract, the conformed and
+mart ones written by hand, all kept as GX 1.x JSON under `expectations/`, with the
+severity of each expectation decided by `expectations/governance.yml`.
+
+Every expectation carries `meta.reason` (the stable code a quarantined row or a receipt
+shows, e.g. `invalid_format`) and `meta.message` (a template filled with the row's
+values, e.g. `VisitDate={VisitDate!r} is not a date as DD-MMM-YYYY`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import hashlib
+import json
+import sys
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+from orchestration.contract import Column, Feed, load_contract
+from orchestration.settings import PROJECT_ROOT
+
+EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
+GOVERNANCE_PATH = EXPECTATIONS_DIR / "governance.yml"
+SEVERITIES = {"error": "critical", "warn": "warning"}
+
+MONTHS = "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"
+DAY, MONTH_NUMBER = r"(?:0[1-9]|[12]\d|3[01])", r"(?:0[1-9]|1[0-2])"
+FORMATS = {
+    ("date", "sponsor"): (rf"^\d{{4}}-{MONTH_NUMBER}-{DAY}$", "a date as YYYY-MM-DD"),
+    ("date", "cro"): (rf"^{DAY}-(?:{MONTHS})-\d{{4}}$", "a date as DD-MMM-YYYY (e.g. 03-Nov-2026)"),
+    ("timestamp", None): (
+        r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$",
+        "an ISO 8601 timestamp with Z or an offset",
+    ),
+    ("month", None): (rf"^\d{{4}}-{MONTH_NUMBER}$", "a month as YYYY-MM"),
+    ("integer", None): (r"^-?\d+$", "a whole number"),
+    ("decimal", None): (r"^-?\d+(?:\.\d+)?$", "a decimal number with '.' as separator"),
+}
+FLAG_VALUES = ("Y", "N")
+TYPED_SUFFIX = "__value"  # the typed twin of a delivered text column in the gate's frame
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A suite as the gates run it: its GX JSON with the governed severities applied."""
+
+    name: str
+    definition: dict
+
+    @property
+    def version(self) -> str:
+        """Changes whenever any expectation, threshold or severity changes."""
+        canonical = json.dumps(self.definition, sort_keys=True).encode()
+        return f"{self.definition['meta'].get('contract_version', 'manual')}+{hashlib.sha256(canonical).hexdigest()[:12]}"
+
+    @property
+    def expectations(self) -> list[dict]:
+        return self.definition["expectations"]
+
+
+# The raw suites, from the contract -------------------------------------------------------
+
+
+def raw_suite_name(feed: Feed) -> str:
+    return f"raw__{feed.table}"
+
+
+def raw_suite(feed: Feed) -> dict:
+    expectations = []
+    for column in feed.columns:
+        expectations += _column_expectations(feed, column)
+    expectations.append(_unique_key(feed))
+    return {
+        "name": raw_suite_name(feed),
+        "expectations": expectations,
+        "meta": {
+            "contract_version": load_contract().version,
+            "gate": "raw",
+            "feed": feed.table,
+            "generated_by": "cg-suites (from orchestration/feed_contract.yaml); do not edit by hand",
+        },
+        "notes": (
+            f"Every row of a {feed.side} `{feed.name}` delivery. Rows failing an error expectation are "
+            "quarantined; the gate fails when more of a delivery's rows fail one than the governed row tolerance."
+        ),
+    }
+
+
+def _column_expectations(feed: Feed, column: Column) -> list[dict]:
+    name = column.name
+    found = []
+    if column.required:
+        found.append(_expectation("expect_column_values_to_not_be_null", {"column": name},
+                                  "missing_value", f"{name} is empty but required"))
+    if column.type in ("enum", "flag"):
+        allowed = list(column.values) if column.type == "enum" else list(FLAG_VALUES)
+        found.append(_expectation("expect_column_values_to_be_in_set", {"column": name, "value_set": allowed},
+                                  "unknown_code", f"{name}={{{name}!r}} is not one of {', '.join(allowed)}"))
+    regex_and_words = FORMATS.get((column.type, feed.side)) or FORMATS.get((column.type, None))
+    if regex_and_words:
+        regex, words = regex_and_words
+        found.append(_expectation("expect_column_values_to_match_regex", {"column": name, "regex": regex},
+                                  "invalid_format", f"{name}={{{name}!r}} is not {words}"))
+    typed = name + TYPED_SUFFIX
+    if column.past:
+        found.append(_expectation(
+            "expect_column_pair_values_a_to_be_greater_than_b",
+            {"column_A": "_extract_at", "column_B": typed, "or_equal": True, "ignore_row_if": "either_value_is_missing"},
+            "future_date", f"{name}={{{name}!r}} is after the delivery's extract time {{_extract_at}}",
+        ))
+    if column.min is not None:
+        found.append(_expectation("expect_column_values_to_be_between", {"column": typed, "min_value": column.min},
+                                  "negative_value", f"{name}={{{name}!r}} is below {column.min:g}"))
+    if column.not_before:
+        other = column.not_before
+        found.append(_expectation(
+            "expect_column_pair_values_a_to_be_greater_than_b",
+            {"column_A": typed, "column_B": other + TYPED_SUFFIX, "or_equal": True, "ignore_row_if": "either_value_is_missing"},
+            "out_of_order", f"{name}={{{name}!r}} is before {other}={{{other}!r}}",
+        ))
+    return found
+
+
+def _unique_key(feed: Feed) -> dict:
+    """The key (with the version column of an incremental feed, which may carry several
+    versions of one key) is unique within a delivery once exact repeats are set aside."""
+    key = [*feed.key, *([feed.version_column] if feed.version_column else [])]
+    values = ", ".join(f"{{{name}!r}}" for name in key)
+    message = f"key ({', '.join(key)})=({values}) occurs more than once in this delivery, with different values"
+    if len(key) == 1:
+        return _expectation("expect_column_values_to_be_unique", {"column": key[0]}, "duplicate_key", message)
+    return _expectation("expect_compound_columns_to_be_unique", {"column_list": key}, "duplicate_key", message)
+
+
+def _expectation(kind: str, kwargs: dict, reason: str, message: str) -> dict:
+    return {"type": kind, "kwargs": kwargs, "meta": {"reason": reason, "message": message}}
+
+
+# Loading, with governed severity -----------------------------------------------------------
+
+
+@cache
+def governance(path: Path = GOVERNANCE_PATH) -> dict:
+    settings = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for rule in settings.get("rules", []):
+        if rule["severity"] not in SEVERITIES:
+            raise ValueError(f"{path}: severity {rule['severity']!r} must be one of {', '.join(SEVERITIES)}")
+    return settings
+
+
+def severity_for(suite_name: str, reason: str, settings: dict) -> str:
+    """The last matching rule wins; without one, the default."""
+    chosen = settings["default"]
+    for rule in settings.get("rules", []):
+        if fnmatch.fnmatch(suite_name, rule.get("suite", "*")) and fnmatch.fnmatch(reason, rule.get("reason", "*")):
+            chosen = rule["severity"]
+    return chosen
+
+
+def load_suite(name: str, directory: Path = EXPECTATIONS_DIR) -> Suite:
+    path = directory / f"{name}.json"
+    if not path.exists():
+        raise FileNotFoundError(f"no expectation suite {path}; run `cg-suites --write` for raw suites")
+    definition = json.loads(path.read_text(encoding="utf-8"))
+    settings = governance()
+    for expectation in definition["expectations"]:
+        expectation["severity"] = SEVERITIES[severity_for(name, expectation["meta"]["reason"], settings)]
+        if definition["meta"].get("gate") == "raw":
+            expectation["kwargs"]["mostly"] = round(1 - settings["row_tolerance"], 6)
+    return Suite(name=name, definition=definition)
+
+
+def expected_raw_suites() -> dict[Path, str]:
+    return {
+        EXPECTATIONS_DIR / f"{raw_suite_name(feed)}.json": json.dumps(raw_suite(feed), indent=2) + "\n"
+        for feed in load_contract().feeds
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="cg-suites",
+        description="Generate the raw expectation suites (expectations/raw__*.json) from the feed contract.",
+    )
+    action = parser.add_mutually_exclusive_group(required=True)
+    action.add_argument("--write", action="store_true", help="write the suites")
+    action.add_argument("--check", action="store_true", help="exit 1 if any suite differs from the contract")
+    args = parser.parse_args(argv)
+    stale = [path for path, text in expected_raw_suites().items() if not path.exists() or path.read_text() != text]
+    if args.check:
+        for path in stale:
+            print(f"stale: {path.relative_to(PROJECT_ROOT)} (run `cg-suites --write`)", file=sys.stderr)
+        return 1 if stale else 0
+    for path, text in expected_raw_suites().items():
+        path.write_text(text, encoding="utf-8")
+    print(f"wrote {len(stale)} changed of {len(expected_raw_suites())} raw suites to {EXPECTATIONS_DIR.relative_to(PROJECT_ROOT)}/")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

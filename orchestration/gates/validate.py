@@ -1,0 +1,198 @@
+"""Running a suite on a pandas DataFrame with the GX 1.x API, and reading the result.
+
+GX validates DataFrames here, not the DuckDB SQL datasource (which fails in GX 1.24; see
+`../shared/stack-notes.md`). One ephemeral GX context per process holds the suites; each
+gate run is a checkpoint whose Data Docs action renders static HTML under the docs folder.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import pandas as pd
+
+from orchestration.gates.suites import Suite
+
+ROW_ID = "_row_number"
+SAMPLE_SIZE = 5
+DOCS_SITE = "quality_gates"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ExpectationOutcome:
+    """One expectation's verdict on one batch."""
+
+    reason: str
+    expectation: str
+    columns: tuple[str, ...]
+    severity: str  # error | warn
+    success: bool
+    unexpected_count: int
+    unexpected_percent: float
+    sample: tuple[str, ...]
+    row_numbers: tuple[int, ...] = ()
+    message: str = ""
+    error: str | None = None  # GX could not evaluate it: counts as failed, never as passed
+
+    @property
+    def blocks(self) -> bool:
+        return self.severity == "error" and not self.success
+
+    def describe(self) -> str:
+        verdict = "passed" if self.success else ("failed" if self.severity == "error" else "warned")
+        detail = f"{self.unexpected_count} rows ({self.unexpected_percent:.2f}%)"
+        if self.sample:
+            detail += ", e.g. " + ", ".join(self.sample)
+        if self.error:
+            detail = f"could not be evaluated: {self.error}"
+        return f"{verdict}: {self.expectation}({', '.join(self.columns)}) [{self.reason}] {detail}"
+
+
+@dataclass(frozen=True)
+class GateResult:
+    suite: str
+    suite_version: str
+    rows: int
+    outcomes: tuple[ExpectationOutcome, ...]
+    docs_path: Path | None = None
+
+    @property
+    def passed(self) -> bool:
+        """No error expectation failed (warnings do not fail a gate)."""
+        return not any(outcome.blocks for outcome in self.outcomes)
+
+    @property
+    def failures(self) -> list[ExpectationOutcome]:
+        return [outcome for outcome in self.outcomes if not outcome.success]
+
+
+@dataclass
+class _Validator:
+    checkpoint: object
+    row_ids: bool
+
+
+@dataclass
+class _Gates:
+    context: object
+    docs_dir: Path
+    validators: dict[tuple[str, str], _Validator] = field(default_factory=dict)
+
+
+def validate(frame: pd.DataFrame, suite: Suite, run_name: str, docs_dir: Path) -> GateResult:
+    """Validate `frame` with `suite`; rows are identified by `_row_number` when present."""
+    validator = _validator(suite, docs_dir.resolve(), row_ids=ROW_ID in frame.columns)
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    result = validator.checkpoint.run(
+        batch_parameters={"dataframe": frame}, run_id=RunIdentifier(run_name=_safe(run_name))
+    )
+    (validation,) = result.run_results.values()
+    outcomes = tuple(_outcome(item) for item in validation.results)
+    return GateResult(
+        suite=suite.name,
+        suite_version=suite.version,
+        rows=len(frame),
+        outcomes=outcomes,
+        docs_path=_docs_page(docs_dir.resolve(), suite.name, _safe(run_name)),
+    )
+
+
+def _outcome(item) -> ExpectationOutcome:
+    config = item.expectation_config
+    result = item.result or {}
+    kwargs = config.kwargs
+    columns = tuple(
+        kwargs[name] for name in ("column", "column_A", "column_B") if name in kwargs
+    ) or tuple(kwargs.get("column_list", ()))
+    raised = item.exception_info.get("raised_exception") if item.exception_info else False
+    return ExpectationOutcome(
+        reason=config.meta["reason"],
+        expectation=config.type,
+        columns=columns,
+        severity="error" if config.severity.value == "critical" else "warn",
+        success=bool(item.success) and not raised,
+        unexpected_count=int(result.get("unexpected_count") or 0),
+        unexpected_percent=float(result.get("unexpected_percent") or 0.0),
+        sample=tuple(_show(value) for value in (result.get("partial_unexpected_list") or [])[:SAMPLE_SIZE]),
+        row_numbers=tuple(int(row[ROW_ID]) for row in result.get("unexpected_index_list") or [] if ROW_ID in row),
+        message=config.meta.get("message", ""),
+        error=item.exception_info.get("exception_message") if raised else None,
+    )
+
+
+def _validator(suite: Suite, docs_dir: Path, row_ids: bool) -> _Validator:
+    gates = _gates(docs_dir)
+    key = (suite.name, suite.version)
+    if key not in gates.validators or gates.validators[key].row_ids != row_ids:
+        gates.validators[key] = _Validator(_add_checkpoint(gates.context, suite, row_ids), row_ids)
+    return gates.validators[key]
+
+
+@cache
+def _gates(docs_dir: Path) -> _Gates:
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    context.add_data_docs_site(
+        site_name=DOCS_SITE,
+        site_config={
+            "class_name": "SiteBuilder",
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        },
+    )
+    context.data_sources.add_pandas("common_ground")
+    return _Gates(context=context, docs_dir=docs_dir)
+
+
+def _add_checkpoint(context, suite: Suite, row_ids: bool):
+    import great_expectations as gx
+
+    name = f"{suite.name}.{suite.version}.{int(row_ids)}"
+    datasource = context.data_sources.get("common_ground")
+    asset = datasource.add_dataframe_asset(name=name)
+    batch = asset.add_batch_definition_whole_dataframe(name)
+    gx_suite = context.suites.add(
+        gx.ExpectationSuite(name=name, expectations=copy.deepcopy(suite.expectations), meta=suite.definition["meta"])
+    )
+    definition = context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=gx_suite))
+    result_format = {"result_format": "COMPLETE", "partial_unexpected_count": SAMPLE_SIZE}
+    if row_ids:
+        result_format["unexpected_index_column_names"] = [ROW_ID]
+    return context.checkpoints.add(
+        gx.Checkpoint(
+            name=name,
+            validation_definitions=[definition],
+            actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=[DOCS_SITE])],
+            result_format=result_format,
+        )
+    )
+
+
+def _docs_page(docs_dir: Path, suite_name: str, run_name: str) -> Path | None:
+    pages = sorted((docs_dir / "validations").glob(f"{suite_name}.*/{run_name}/*/*.html"))
+    return pages[-1] if pages else None
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
+
+
+def _show(value) -> str:
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_show(item) for item in value) + ")"
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "null"
+    text = str(value)
+    return repr(text if len(text) <= 60 else text[:57] + "...")

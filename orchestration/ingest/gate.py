@@ -1,0 +1,93 @@
+"""The contract gate of one delivery, between reading it and loading it.
+
+The rows the reader left in `incoming` are validated with the feed's raw suite
+(`expectations/raw__<side>__<feed>.json`). Rows failing an error expectation are taken
+out of `incoming` and returned with every reason they failed; the rest load.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from orchestration.contract import Column, Feed
+from orchestration.gates.suites import TYPED_SUFFIX, Suite
+from orchestration.gates.validate import ROW_ID, ExpectationOutcome, GateResult, validate
+from orchestration.ingest.deliveries import Delivery
+from orchestration.ingest.reader import INCOMING, MalformedRow, quote_identifier
+from orchestration.warehouse import naive_utc
+
+SHOWN_VALUE_LENGTH = 80
+
+
+def gate_delivery(
+    con: duckdb.DuckDBPyConnection, feed: Feed, delivery: Delivery, suite: Suite, docs_dir: Path, run_name: str
+) -> tuple[GateResult, list[MalformedRow]]:
+    frame = con.execute(_frame_sql(feed), [naive_utc(delivery.extract_at)]).df()
+    result = validate(frame, suite, run_name, docs_dir)
+    held = _held_rows(feed, frame, result)
+    if held:
+        con.execute(f"delete from {INCOMING} where {ROW_ID} in (select unnest(?))", [[row.row_number for row in held]])
+    return result, held
+
+
+def _frame_sql(feed: Feed) -> str:
+    """The delivered text (empty as null) and, where a rule compares values, a typed twin."""
+    compared = {column.not_before for column in feed.columns if column.not_before}
+    delivered = [f"nullif({quote_identifier(name)}, '') as {quote_identifier(name)}" for name in feed.column_names]
+    typed = [
+        f"{_typed(column, feed)} as {quote_identifier(column.name + TYPED_SUFFIX)}"
+        for column in feed.columns
+        if column.past or column.min is not None or column.not_before or column.name in compared
+    ]
+    columns = ", ".join([ROW_ID, *delivered, "cast(? as timestamp) as _extract_at", *typed])
+    return f"select {columns} from {INCOMING} order by {ROW_ID}"
+
+
+def _typed(column: Column, feed: Feed) -> str:
+    value = quote_identifier(column.name)
+    if column.type == "date":
+        return f"cast(try_strptime({value}, '{feed.date_format}') as timestamp)"
+    if column.type == "timestamp":
+        return f"cast(try_cast({value} as timestamptz) at time zone 'UTC' as timestamp)"
+    if column.type == "month":
+        return f"try_strptime({value}, '%Y-%m')"
+    if column.type in ("integer", "decimal"):
+        return f"try_cast({value} as double)"
+    raise ValueError(f"{feed.table}.{column.name}: a {column.type} column cannot be compared; fix the contract")
+
+
+def _held_rows(feed: Feed, frame: pd.DataFrame, result: GateResult) -> list[MalformedRow]:
+    reasons: dict[int, list[ExpectationOutcome]] = {}
+    for outcome in result.outcomes:
+        if outcome.severity != "error":
+            continue
+        for number in outcome.row_numbers:
+            reasons.setdefault(number, []).append(outcome)
+    if not reasons:
+        return []
+    rows = frame.set_index(ROW_ID, drop=False).loc[sorted(reasons)]
+    held = []
+    for number, row in rows.iterrows():
+        values = {name: _text(row[name]) for name in feed.column_names}
+        shown = {**{name: _shorten(value) for name, value in values.items()}, "_extract_at": _iso(row["_extract_at"])}
+        reason = "; ".join(f"{outcome.reason}: {outcome.message.format(**shown)}" for outcome in reasons[number])
+        held.append(MalformedRow(int(number), json.dumps(values, ensure_ascii=False), reason))
+    return held
+
+
+def _text(value) -> str | None:
+    return None if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+
+
+def _shorten(value: str | None) -> str | None:
+    if value is None or len(value) <= SHOWN_VALUE_LENGTH:
+        return value
+    return value[: SHOWN_VALUE_LENGTH - 3] + "..."
+
+
+def _iso(moment) -> str:
+    return pd.Timestamp(moment).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     warehouse = shutil.copy(settings.warehouse, workspace / "warehouse.duckdb")
     landing = shutil.copytree(settings.landing_dir, workspace / "landing")
     env = {**os.environ, "DAGSTER_HOME": str(home), "CG_WAREHOUSE": str(warehouse), "CG_LANDING_DIR": str(landing),
-           "CG_ARCHIVE_DIR": str(workspace / "archive"), "CG_AS_OF": ""}
+           "CG_ARCHIVE_DIR": str(workspace / "archive"), "CG_AS_OF": "",
+           "CG_QUALITY_DOCS_DIR": str(workspace / "quality_docs")}
     shutil.copytree(PROJECT_ROOT / "data" / "archive", workspace / "archive", dirs_exist_ok=True)
 
     print(f"Starting dagster dev on port {args.port} (workspace {workspace}) ...", flush=True)

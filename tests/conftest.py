@@ -53,7 +53,7 @@ def con(tmp_path: Path):
     connection.close()
 
 
-def run_pipeline(settings, selection=None):
+def run_pipeline(settings, selection=None, raise_on_error=True):
     """Materialize the real assets into `settings.warehouse` through Dagster, in process."""
     import dagster as dg
 
@@ -69,6 +69,7 @@ def run_pipeline(settings, selection=None):
             resources=build_resources(settings),
             selection=selection,
             instance=dg.DagsterInstance.ephemeral(),
+            raise_on_error=raise_on_error,
         )
 
 

@@ -161,7 +161,7 @@ def test_pulled_delivery_goes_through_the_same_gates_and_duplicate_check_as_file
     cursor_path(state, "acme").unlink()  # an operator resets the cursor: the same events come again
     again = pull(client, landing, state, now=PULLED_AT + timedelta(hours=1))
 
-    outcomes = ingest_feed(con, load_contract(), EVENTS_FEED, landing, archive, run_id="test")
+    outcomes = ingest_feed(con, load_contract(), EVENTS_FEED, landing, archive, archive.parent / "quality_docs", run_id="test")
 
     assert [(o.delivery.file_name, o.status, o.rows_loaded, o.rows_quarantined) for o in outcomes] == [
         (first.file.name, "loaded", 25, 0),

@@ -42,11 +42,12 @@ def test_two_deliveries_arriving_together_are_ingested_one_after_the_other(tmp_p
     # big enough that the two loads would overlap if nothing kept them apart
     write_delivery(landing, "cro-acme", "sites__20260105T030000Z.csv",
                    SITES_HEADER + "".join(f"S1,SITE-{n},{n:06d},France,Selected\n" for n in range(400_000)))
-    write_delivery(landing, "cro-zenith", "visits__20260105T030000Z.csv",
+    write_delivery(landing, "cro-zenith", "visits__20261105T030000Z.csv",
                    "CroStudyRef,SiteCode,SubjectId,VisitCode,VisitDate,SdvDate,FinanceState,UpdatedAt\n"
                    + "".join(f"Z1,Z01001,Z01001-{n:06d},V01,03-Nov-2026,,NE,2026-11-03T10:00:00-05:00\n" for n in range(400_000)))
     env = {**os.environ, "DAGSTER_HOME": str(home), "CG_LANDING_DIR": str(landing),
-           "CG_ARCHIVE_DIR": str(tmp_path / "archive"), "CG_WAREHOUSE": str(tmp_path / "warehouse.duckdb")}
+           "CG_ARCHIVE_DIR": str(tmp_path / "archive"), "CG_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
+           "CG_QUALITY_DOCS_DIR": str(tmp_path / "quality_docs")}
 
     with dg.DagsterInstance.from_config(str(home)):
         pass  # the instance exists before deliveries arrive, as under `dagster dev`

@@ -48,7 +48,7 @@ def test_shuffled_arrival_of_incremental_deliveries_gives_identical_marts(tmp_pa
         for path in files:  # each file arrives on its own, in shuffled order, and is ingested
             write_delivery(shuffled_landing, path.parent.name, path.name, path.read_bytes())
             for feed in contract.feeds:
-                ingest_feed(con, contract, feed, shuffled_landing, shuffled.archive_dir)
+                ingest_feed(con, contract, feed, shuffled_landing, shuffled.archive_dir, shuffled.quality_docs_dir)
     assert run_pipeline(shuffled).success
 
     assert marts(shuffled.warehouse) == marts(in_order.warehouse)

@@ -23,12 +23,30 @@ COLUMNS = (
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory):
+def pipeline(tmp_path_factory):
     root = tmp_path_factory.mktemp("kpi")
     settings = settings_for(root, FIXTURE, as_of="2026-06-30")
     result = run_pipeline(settings)
     assert result.success
-    return settings.warehouse
+    return settings, result
+
+
+@pytest.fixture(scope="module")
+def warehouse(pipeline):
+    return pipeline[0].warehouse
+
+
+def test_every_gate_ran_and_only_the_chronology_gate_reports(pipeline):
+    _, result = pipeline
+    verdicts = {
+        (check.asset_key.to_user_string(), check.check_name): (check.passed, check.severity.value)
+        for check in result.get_asset_check_evaluations()
+        if check.check_name.endswith("_gate")
+    }
+    assert len([key for key in verdicts if key[1] == "contract_gate"]) == 14
+    assert len([key for key in verdicts if key[1] == "conformed_gate"]) == 7
+    assert len([key for key in verdicts if key[1] == "mart_gate"]) == 6
+    assert {key: verdict for key, verdict in verdicts.items() if verdict[0] is not True} == {}
 
 
 def kpi_row(warehouse, perspective, country):

@@ -29,6 +29,7 @@ def materialize_everything(root: Path) -> subprocess.CompletedProcess:
         "CG_LANDING_DIR": str(root / "landing"),
         "CG_ARCHIVE_DIR": str(root / "archive"),
         "CG_WAREHOUSE": str(root / "warehouse.duckdb"),
+        "CG_QUALITY_DOCS_DIR": str(root / "quality_docs"),
         "CG_AS_OF": "",
     }
     (root / "dagster_home").mkdir(exist_ok=True)
@@ -112,7 +113,7 @@ def test_materializing_again_changes_nothing(clean_run):
 
 
 def test_defects_are_held_and_nothing_is_lost(tmp_path):
-    spec = dataclasses.replace(PortfolioSpec.for_size("tiny", seed=5), defect_rate=0.05)
+    spec = dataclasses.replace(PortfolioSpec.for_size("tiny", seed=5), defect_rate=0.02)
     summary = generate_portfolio(tmp_path / "landing", spec)
 
     result = materialize_everything(tmp_path)
@@ -120,7 +121,7 @@ def test_defects_are_held_and_nothing_is_lost(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert summary.defects["unknown_visit_code"] + summary.defects["bad_date_format"] > 0
     held = dict(query(tmp_path, "select rule, count(*) from marts.quarantined_rows group by rule"))
-    assert held["unmapped_visit_code"] > 0 and held["invalid_value"] > 0
+    assert held["unmapped_visit_code"] > 0 and held["invalid_format"] > 0
     for feed in load_contract().feeds:
         raw = query(tmp_path, f"select count(*) from raw.{feed.table}")[0][0]
         conformed, quarantined = query(

@@ -93,7 +93,7 @@ def test_deliveries_the_ledger_already_records_request_nothing(instance, landing
     contract = load_contract()
     with connect(landing.parent / "warehouse.duckdb") as con:  # ingested by a run the sensor did not start
         ensure_warehouse(con, contract)
-        ingest_feed(con, contract, contract.feed("cro", "sites"), landing, tmp_path / "archive")
+        ingest_feed(con, contract, contract.feed("cro", "sites"), landing, tmp_path / "archive", tmp_path / "quality_docs")
     write_delivery(landing, "cro-acme", "sites__20260112T030000Z.csv", SITES.replace("Selected", "Activated"))
 
     result, _ = tick(instance, landing)

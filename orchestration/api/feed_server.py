@@ -20,6 +20,7 @@ import hmac
 import json
 import logging
 import os
+import signal
 import sys
 import threading
 from collections import deque
@@ -379,6 +380,9 @@ def main(argv: list[str] | None = None) -> int:
         server = FeedServer(args.events_dir, token, args.port)
     except (FileNotFoundError, OSError) as error:
         parser.error(str(error))
+    # a shell starts background jobs with SIGINT ignored; Ctrl-C and kill must stop it anyway
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     with server:
         print(f"Serving {server.event_count} events from {args.events_dir} at {server.url}/events (Ctrl-C stops)", flush=True)
         try:

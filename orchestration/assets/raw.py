@@ -47,9 +47,12 @@ def build_raw_asset(feed: Feed) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, landing: LandingResource, warehouse: WarehouseResource, gates: QualityGatesResource
     ):
         def report(outcome: Outcome) -> None:
-            detail = (
-                f"{outcome.rows_loaded} rows, {outcome.rows_quarantined} quarantined" if outcome.status == "loaded" else outcome.reason
-            )
+            detail = outcome.reason
+            if outcome.gate:
+                detail = (
+                    f"{outcome.rows_loaded} rows, {outcome.rows_quarantined} quarantined; contract gate "
+                    f"{'passed' if outcome.gate.passed else 'FAILED'} in {outcome.gate.seconds:.2f} s"
+                )
             context.log.info(f"{outcome.delivery.source}/{outcome.delivery.file_name}: {outcome.status} ({detail})")
 
         with warehouse.connect() as con:

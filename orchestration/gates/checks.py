@@ -41,8 +41,9 @@ def gate_metadata(results: list[GateResult]) -> dict:
         "suite_version": ", ".join(sorted({result.suite_version for result in results})) or "none",
         "batches_validated": len(results),
         "rows_validated": rows,
-        "expectations_failed": sum(1 for outcome in _per_expectation(outcomes) if not outcome.success and outcome.severity == "error"),
-        "expectations_warned": sum(1 for outcome in _per_expectation(outcomes) if not outcome.success and outcome.severity == "warn"),
+        "gate_seconds": round(sum(result.seconds for result in results), 2),
+        "expectations_blocking": sum(1 for outcome in _per_expectation(outcomes) if outcome.blocks),
+        "expectations_not_met": sum(1 for outcome in _per_expectation(outcomes) if not outcome.success),
         "results": dg.MetadataValue.md(_results_table(_per_expectation(outcomes), rows)),
     }
     if pages:
@@ -61,7 +62,7 @@ def _per_expectation(outcomes: Iterable[ExpectationOutcome]) -> list[Expectation
             continue
         folded[key] = ExpectationOutcome(
             reason=outcome.reason, expectation=outcome.expectation, columns=outcome.columns,
-            severity=outcome.severity, success=earlier.success and outcome.success,
+            severity=outcome.severity, success=earlier.success and outcome.success, blocks=earlier.blocks or outcome.blocks,
             unexpected_count=earlier.unexpected_count + outcome.unexpected_count,
             unexpected_percent=0.0, sample=(earlier.sample + outcome.sample)[:5],
             error=earlier.error or outcome.error,
@@ -71,17 +72,18 @@ def _per_expectation(outcomes: Iterable[ExpectationOutcome]) -> list[Expectation
 
 def _results_table(outcomes: list[ExpectationOutcome], rows: int) -> str:
     lines = [
-        "| expectation | columns | reason | severity | success | unexpected | % | sample |",
-        "|---|---|---|---|---|---|---|---|",
+        "| expectation | columns | reason | severity | success | blocks | unexpected | % | sample |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for outcome in sorted(outcomes, key=lambda o: (o.success, o.severity != "error")):
+    for outcome in sorted(outcomes, key=lambda o: (not o.blocks, o.success, o.severity != "error")):
         percent = 100 * outcome.unexpected_count / rows if rows else 0.0
         sample = ", ".join(outcome.sample).replace("|", "\\|")
         if outcome.error:
             sample = f"could not be evaluated: {outcome.error}"
         lines.append(
             f"| {outcome.expectation} | {', '.join(outcome.columns)} | {outcome.reason} | {outcome.severity} | "
-            f"{'yes' if outcome.success else 'NO'} | {outcome.unexpected_count} | {percent:.2f} | {sample} |"
+            f"{'yes' if outcome.success else 'NO'} | {'YES' if outcome.blocks else 'no'} | {outcome.unexpected_count} | "
+            f"{percent:.2f} | {sample} |"
         )
     return "\n".join(lines)
 

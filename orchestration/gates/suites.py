@@ -46,16 +46,26 @@ TYPED_SUFFIX = "__value"  # the typed twin of a delivered text column in the gat
 
 @dataclass(frozen=True)
 class Suite:
-    """A suite as the gates run it: its GX JSON with the governed severities applied."""
+    """A suite as the gates run it: its GX JSON with the governed severities applied, and
+    for a delivery's row rules the governed tolerance before a failure blocks."""
 
     name: str
     definition: dict
+    row_tolerance: float | None = None  # None: any failure of an error expectation blocks
+    min_rows_to_block: int = 1
 
     @property
     def version(self) -> str:
-        """Changes whenever any expectation, threshold or severity changes."""
-        canonical = json.dumps(self.definition, sort_keys=True).encode()
+        """Changes whenever any expectation, severity or tolerance changes."""
+        governed = {"suite": self.definition, "row_tolerance": self.row_tolerance, "min_rows": self.min_rows_to_block}
+        canonical = json.dumps(governed, sort_keys=True).encode()
         return f"{self.definition['meta'].get('contract_version', 'manual')}+{hashlib.sha256(canonical).hexdigest()[:12]}"
+
+    def blocks(self, unexpected_rows: int, rows: int) -> bool:
+        """Whether this many failing rows, of `rows`, make an error expectation block."""
+        if self.row_tolerance is None:
+            return unexpected_rows > 0
+        return unexpected_rows >= self.min_rows_to_block and unexpected_rows > self.row_tolerance * rows
 
     @property
     def expectations(self) -> list[dict]:
@@ -169,9 +179,9 @@ def load_suite(name: str, directory: Path = EXPECTATIONS_DIR) -> Suite:
     settings = governance()
     for expectation in definition["expectations"]:
         expectation["severity"] = SEVERITIES[severity_for(name, expectation["meta"]["reason"], settings)]
-        if definition["meta"].get("gate") == "raw":
-            expectation["kwargs"]["mostly"] = round(1 - settings["row_tolerance"], 6)
-    return Suite(name=name, definition=definition)
+    if definition["meta"].get("gate") != "raw":
+        return Suite(name=name, definition=definition)
+    return Suite(name, definition, float(settings["row_tolerance"]), int(settings["min_rows_to_block"]))
 
 
 def expected_raw_suites() -> dict[Path, str]:

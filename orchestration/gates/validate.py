@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import logging
 import re
+import time
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -33,7 +34,8 @@ class ExpectationOutcome:
     expectation: str
     columns: tuple[str, ...]
     severity: str  # error | warn
-    success: bool
+    success: bool  # GX's verdict: every value met the expectation
+    blocks: bool  # the governed verdict: an error expectation failed beyond the tolerance
     unexpected_count: int
     unexpected_percent: float
     sample: tuple[str, ...]
@@ -41,12 +43,8 @@ class ExpectationOutcome:
     message: str = ""
     error: str | None = None  # GX could not evaluate it: counts as failed, never as passed
 
-    @property
-    def blocks(self) -> bool:
-        return self.severity == "error" and not self.success
-
     def describe(self) -> str:
-        verdict = "passed" if self.success else ("failed" if self.severity == "error" else "warned")
+        verdict = "passed" if self.success else ("failed" if self.blocks else "held rows" if self.severity == "error" else "warned")
         detail = f"{self.unexpected_count} rows ({self.unexpected_percent:.2f}%)"
         if self.sample:
             detail += ", e.g. " + ", ".join(self.sample)
@@ -62,6 +60,7 @@ class GateResult:
     rows: int
     outcomes: tuple[ExpectationOutcome, ...]
     docs_path: Path | None = None
+    seconds: float = 0.0  # wall time of the validation, Data Docs included
 
     @property
     def passed(self) -> bool:
@@ -88,6 +87,7 @@ class _Gates:
 
 def validate(frame: pd.DataFrame, suite: Suite, run_name: str, docs_dir: Path) -> GateResult:
     """Validate `frame` with `suite`; rows are identified by `_row_number` when present."""
+    started = time.perf_counter()
     validator = _validator(suite, docs_dir.resolve(), row_ids=ROW_ID in frame.columns)
     from great_expectations.core.run_identifier import RunIdentifier
 
@@ -95,17 +95,18 @@ def validate(frame: pd.DataFrame, suite: Suite, run_name: str, docs_dir: Path) -
         batch_parameters={"dataframe": frame}, run_id=RunIdentifier(run_name=_safe(run_name))
     )
     (validation,) = result.run_results.values()
-    outcomes = tuple(_outcome(item) for item in validation.results)
+    outcomes = tuple(_outcome(item, suite, len(frame)) for item in validation.results)
     return GateResult(
         suite=suite.name,
         suite_version=suite.version,
         rows=len(frame),
         outcomes=outcomes,
         docs_path=_docs_page(docs_dir.resolve(), suite.name, _safe(run_name)),
+        seconds=time.perf_counter() - started,
     )
 
 
-def _outcome(item) -> ExpectationOutcome:
+def _outcome(item, suite: Suite, rows: int) -> ExpectationOutcome:
     config = item.expectation_config
     result = item.result or {}
     kwargs = config.kwargs
@@ -113,13 +114,17 @@ def _outcome(item) -> ExpectationOutcome:
         kwargs[name] for name in ("column", "column_A", "column_B") if name in kwargs
     ) or tuple(kwargs.get("column_list", ()))
     raised = item.exception_info.get("raised_exception") if item.exception_info else False
+    success = bool(item.success) and not raised
+    unexpected = int(result.get("unexpected_count") or 0)
+    severity = "error" if config.severity.value == "critical" else "warn"
     return ExpectationOutcome(
         reason=config.meta["reason"],
         expectation=config.type,
         columns=columns,
-        severity="error" if config.severity.value == "critical" else "warn",
-        success=bool(item.success) and not raised,
-        unexpected_count=int(result.get("unexpected_count") or 0),
+        severity=severity,
+        success=success,
+        blocks=severity == "error" and not success and (bool(raised) or suite.blocks(unexpected, rows)),
+        unexpected_count=unexpected,
         unexpected_percent=float(result.get("unexpected_percent") or 0.0),
         sample=tuple(_show(value) for value in (result.get("partial_unexpected_list") or [])[:SAMPLE_SIZE]),
         row_numbers=tuple(int(row[ROW_ID]) for row in result.get("unexpected_index_list") or [] if ROW_ID in row),
@@ -159,7 +164,8 @@ def _gates(docs_dir: Path) -> _Gates:
 def _add_checkpoint(context, suite: Suite, row_ids: bool):
     import great_expectations as gx
 
-    name = f"{suite.name}.{suite.version}.{int(row_ids)}"
+    # GX files docs by suite name, and a dot in it would become a folder
+    name = f"{suite.name}_{suite.version.rsplit('+', 1)[-1]}_{int(row_ids)}"
     datasource = context.data_sources.get("common_ground")
     asset = datasource.add_dataframe_asset(name=name)
     batch = asset.add_batch_definition_whole_dataframe(name)
@@ -181,7 +187,7 @@ def _add_checkpoint(context, suite: Suite, row_ids: bool):
 
 
 def _docs_page(docs_dir: Path, suite_name: str, run_name: str) -> Path | None:
-    pages = sorted((docs_dir / "validations").glob(f"{suite_name}.*/{run_name}/*/*.html"))
+    pages = sorted((docs_dir / "validations").glob(f"{suite_name}_*/{run_name}/*/*.html"))
     return pages[-1] if pages else None
 
 

@@ -1,6 +1,8 @@
-{#- Every row held back, with where it came from and why: rows the reader could not
-    read (stage `ingest`) and rows that could not be conformed (stage `conform`). A held
-    row flows on by itself once its cause is fixed (a mapping added, say). -#}
+{#- Every row held back, with where it came from and why: rows held at ingest (stage
+    `ingest`: unreadable, failing the contract gate, or repeating a row already counted;
+    `rule` is the first of its reasons) and rows that could not be conformed (stage
+    `conform`). A row held in conform flows on by itself once its cause is fixed (a
+    mapping added, say); one held at ingest comes back in a corrected delivery. -#}
 {%- set feeds = contract_feeds() %}
 
 with conform_held as (

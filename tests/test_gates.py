@@ -1,0 +1,266 @@
+"""The catalogue of bad inputs, each with its exact outcome: what the contract gate holds
+and why, what the receipt tells the sender, and that nothing is lost (rows in = accepted +
+quarantined + rejected + already loaded; rejected files stay in the archive).
+
+Whole-file rejections (empty file, header only, missing, renamed or duplicated columns,
+Latin-1 bytes), structural row problems (truncated last line, NUL byte, wrong field
+count, a JSON line that is not JSON) and the 100 000-character field are in
+test_ingest.py; unknown country names and visit codes (mapping gaps, not contract codes)
+are held by the conformed layer, in test_conform.py. Each of those is also receipted here.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orchestration.gates.suites import PROJECT_ROOT, expected_raw_suites, load_suite
+from tests.conftest import ingest_everything, run_pipeline, settings_for, write_delivery
+
+VISITS = "CroStudyRef,SiteCode,SubjectId,VisitCode,VisitDate,SdvDate,FinanceState,UpdatedAt\n"
+PAYMENTS = "PaymentId,CroStudyRef,SiteCode,SubjectId,VisitCode,Amount,Currency,PayableDate,PaidDate,Status,UpdatedAt\n"
+SITES = "CroStudyRef,SiteCode,SponsorSiteNo,Country,Status\n"
+EVENT = (
+    '{{"event_id":"{id}","type":"{type}","study":"S1","country":"France","site":null,"subject":null,'
+    '"at":"{at}","recorded_at":"{recorded}","supersedes":null}}\n'
+)
+
+
+def visit(subject: str, visit_date: str = "03-Nov-2026", sdv: str = "04-Nov-2026", updated: str = "2026-11-04T10:00:00Z") -> str:
+    return f"S1,A,{subject},SCRN,{visit_date},{sdv},NE,{updated}\n"
+
+
+def receipt_of(con, file_name: str) -> dict:
+    (text,) = con.execute("select receipt from audit.delivery_receipts where file_name = ?", [file_name]).fetchall()[0]
+    receipt = json.loads(text)
+    rows = receipt["rows"]
+    assert rows["in"] == rows["accepted"] + rows["quarantined"] + rows["rejected"] + rows["already_loaded"]
+    assert json.loads(Path(con.execute("select receipt_path from audit.delivery_receipts where file_name = ?",
+                                       [file_name]).fetchall()[0][0]).read_text()) == receipt
+    return receipt
+
+
+def held(con) -> list[tuple[int, str]]:
+    return con.execute("select row_number, reason from audit.ingest_quarantine order by row_number").fetchall()
+
+
+def raw_count(con, table: str) -> int:
+    return con.execute(f"select count(*) from raw.{table}").fetchall()[0][0]
+
+
+@pytest.mark.parametrize(
+    ("rows", "reason"),
+    [
+        (visit("A-001", visit_date="03/11/2026"),
+         "invalid_format: VisitDate='03/11/2026' is not a date as DD-MMM-YYYY (e.g. 03-Nov-2026)"),
+        (visit("A-001", sdv="01-Nov-2026"), "out_of_order: SdvDate='01-Nov-2026' is before VisitDate='03-Nov-2026'"),
+        (visit("A-001", visit_date="30-Nov-2026", sdv=""),
+         "future_date: VisitDate='30-Nov-2026' is after the delivery's extract time 2026-11-10T03:00:00Z"),
+        ("S1,A,A-001,SCRN,03-Nov-2026,04-Nov-2026,XX,2026-11-04T10:00:00Z\n",
+         "unknown_code: FinanceState='XX' is not one of NE, EL, PY, PD, HD"),
+        ("S1,A,,SCRN,03-Nov-2026,04-Nov-2026,NE,2026-11-04T10:00:00Z\n", "missing_value: SubjectId is empty but required"),
+    ],
+    ids=["wrong date format", "sdv before visit", "future date", "unknown code", "missing required value"],
+)
+def test_a_bad_visit_row_is_held_with_its_reason_and_the_rest_loads(con, landing, archive, rows, reason):
+    good = "".join(visit(f"A-{n:03}") for n in range(2, 12))
+    write_delivery(landing, "cro-acme", "visits__20261110T030000Z.csv", VISITS + rows + good)
+
+    (outcome,) = ingest_everything(con, landing, archive)
+
+    assert (outcome.status, outcome.rows_loaded, outcome.rows_quarantined) == ("loaded", 10, 1)
+    assert held(con) == [(1, reason)]
+    assert raw_count(con, "cro__visits") == 10
+    receipt = receipt_of(con, "visits__20261110T030000Z.csv")
+    assert receipt["rows"] == {"in": 11, "accepted": 10, "quarantined": 1, "rejected": 0, "already_loaded": 0}
+    code = reason.split(":")[0]
+    assert receipt["quarantine_reasons"] == [{"reason": code, "count": 1, "example_rows": [1], "example": reason}]
+    assert receipt["gate"]["passed"] is True  # 1 row in 11 is within the governed tolerance: held, not blocking
+    assert receipt["gate"]["suite"] == "raw__cro__visits"
+    assert Path(receipt["gate"]["data_docs"]).read_text().count("<html") == 1
+
+
+def test_an_amount_with_a_decimal_comma_and_a_negative_amount_are_held(con, landing, archive):
+    payment = "P{n},S1,A,A-001,SCRN,{amount},EUR,03-Nov-2026,,PAYABLE,2026-11-04T10:00:00Z\n"
+    rows = [payment.format(n=1, amount='"12,50"'), payment.format(n=2, amount="-12.50")]
+    rows += [payment.format(n=n, amount="12.50") for n in range(3, 21)]
+    write_delivery(landing, "cro-acme", "site_payments__20261110T030000Z.csv", PAYMENTS + "".join(rows))
+
+    ingest_everything(con, landing, archive)
+
+    assert held(con) == [
+        (1, "invalid_format: Amount='12,50' is not a decimal number with '.' as separator"),
+        (2, "negative_value: Amount='-12.50' is below 0"),
+    ]
+    assert raw_count(con, "cro__site_payments") == 18
+    assert json.loads(con.execute("select raw_values from audit.ingest_quarantine where row_number = 1").fetchall()[0][0])["Amount"] == "12,50"
+
+
+def test_duplicate_keys_inside_one_file_are_all_held_and_exact_repeats_counted_once(con, landing, archive):
+    rows = [
+        visit("A-001"),
+        visit("A-001", sdv="05-Nov-2026"),  # same key and UpdatedAt, other values: which is right?
+        visit("A-002"),
+        visit("A-002"),  # the same row twice: counted once
+        visit("A-002", sdv="06-Nov-2026", updated="2026-11-06T10:00:00Z"),  # a later version of the key: history
+    ] + [visit(f"A-{n:03}") for n in range(3, 23)]
+    write_delivery(landing, "cro-acme", "visits__20261110T030000Z.csv", VISITS + "".join(rows))
+
+    ingest_everything(con, landing, archive)
+
+    key = "key (CroStudyRef, SiteCode, SubjectId, VisitCode, UpdatedAt)=('S1', 'A', 'A-001', 'SCRN', '2026-11-04T10:00:00Z')"
+    assert held(con) == [
+        (1, f"duplicate_key: {key} occurs more than once in this delivery, with different values"),
+        (2, f"duplicate_key: {key} occurs more than once in this delivery, with different values"),
+        (4, "repeated_row: identical to row 3 of this delivery, already counted"),
+    ]
+    assert raw_count(con, "cro__visits") == 22
+    receipt = receipt_of(con, "visits__20261110T030000Z.csv")
+    assert receipt["rows"] == {"in": 25, "accepted": 22, "quarantined": 3, "rejected": 0, "already_loaded": 0}
+    assert [(r["reason"], r["count"], r["example_rows"]) for r in receipt["quarantine_reasons"]] == [
+        ("duplicate_key", 2, [1, 2]), ("repeated_row", 1, [4]),
+    ]
+
+
+def test_rows_delivered_again_in_a_later_file_are_not_counted_twice(con, landing, archive):
+    first = [visit(f"A-{n:03}") for n in range(1, 4)]
+    write_delivery(landing, "cro-acme", "visits__20261110T030000Z.csv", VISITS + "".join(first))
+    write_delivery(landing, "cro-acme", "visits__20261117T030000Z.csv", VISITS + first[2] + visit("A-004"))
+
+    ingest_everything(con, landing, archive)
+
+    assert raw_count(con, "cro__visits") == 4
+    (first_id,) = con.execute("select delivery_id from audit.delivery_ledger where file_name like '%1110%'").fetchall()[0]
+    assert held(con) == [(1, f"repeated_row: identical to {first_id} row 3, already counted")]
+    assert receipt_of(con, "visits__20261117T030000Z.csv")["rows"]["quarantined"] == 1
+
+
+def test_an_extra_column_is_accepted_and_reported(con, landing, archive):
+    write_delivery(landing, "cro-acme", "sites__20261110T030000Z.csv",
+                   "CroStudyRef,SiteCode,SponsorSiteNo,Country,Status,Region\nS1,A,0101,France,Selected,EU\n")
+
+    ingest_everything(con, landing, archive)
+
+    assert raw_count(con, "cro__sites") == 1
+    receipt = receipt_of(con, "sites__20261110T030000Z.csv")
+    assert (receipt["status"], receipt["extra_columns"], receipt["rows"]["accepted"]) == ("loaded", ["Region"], 1)
+
+
+def test_a_utf8_bom_is_tolerated(con, landing, archive):
+    write_delivery(landing, "cro-acme", "sites__20261110T030000Z.csv", b"\xef\xbb\xbf" + (SITES + "S1,A,0101,France,Selected\n").encode())
+
+    ingest_everything(con, landing, archive)
+
+    assert con.execute('select "CroStudyRef", "Status" from raw.cro__sites').fetchall() == [("S1", "Selected")]
+
+
+def test_events_recorded_before_they_happened_are_held_and_late_records_accepted(con, landing, archive):
+    events = [
+        EVENT.format(id="E1", type="CTRY_READY", at="2026-11-02T10:00:00+01:00", recorded="2026-11-01T10:00:00+01:00"),
+        # recorded late, and delivered after later events: accepted, dated by `at`
+        EVENT.format(id="E2", type="CTRY_APPROVED", at="2026-09-01T10:00:00+01:00", recorded="2026-11-05T10:00:00+01:00"),
+        EVENT.format(id="E3", type="OPENED", at="2026-11-02T10:00:00+01:00", recorded="2026-11-03T10:00:00+01:00"),
+    ]
+    write_delivery(landing, "cro-acme", "events__20261110T030000Z.jsonl", "".join(events))
+
+    ingest_everything(con, landing, archive)
+
+    assert held(con) == [
+        (1, "out_of_order: recorded_at='2026-11-01T10:00:00+01:00' is before at='2026-11-02T10:00:00+01:00'"),
+        (3, "unknown_code: type='OPENED' is not one of CTRY_APPROVED, CTRY_READY, SITE_IRB_OK, SITE_CTA_SIGNED, SITE_SIV, "
+            "SUBJ_SCREENED, SUBJ_RANDOMIZED, SUBJ_SCREEN_FAIL, SUBJ_WITHDRAWN, DEV_OPENED, DEV_CLOSED, DB_LOCK, TMF_RECON, "
+            "FIN_RECON, VOID"),
+    ]
+    assert con.execute("select event_id from raw.cro__events").fetchall() == [("E2",)]
+    receipt = receipt_of(con, "events__20261110T030000Z.jsonl")
+    assert receipt["gate"]["passed"] is True  # one row per rule: below the 5 rows a rule needs to block
+
+
+@pytest.mark.parametrize(
+    ("file_name", "content", "rows_in", "rejected", "quarantined", "reason"),
+    [
+        ("sites__20261110T030000Z.csv", b"", 0, 0, 0, "empty_file"),
+        ("sites__20261110T030000Z.csv", SITES.encode(), 0, 0, 0, "empty_snapshot"),
+        ("sites__20261110T030000Z.csv", b"CroStudyRef,SiteCode,SponsorSiteNo,CountryName,Status\nS1,A,0101,France,Selected\n", 1, 1, 0, "missing_columns"),
+        ("sites__20261110T030000Z.csv", (SITES + "S1,A,0101,Espa\xf1a,Selected\n").encode("latin-1"), 1, 1, 0, "not_utf8"),
+        ("sites__20261110T030000Z.csv", (SITES + "S1,A,0101,France,Selected\nS1,B,0102,Fran\x00ce,Selected\nS1,C,01").encode(), 3, 0, 2, None),
+        ("events__20261110T030000Z.jsonl", b'{"event_id": "E1", "type": \n', 1, 0, 1, None),
+    ],
+    ids=["empty file", "header only", "renamed column", "latin-1", "nul byte and truncated last line", "not json"],
+)
+def test_every_delivery_gets_a_receipt_that_adds_up(con, landing, archive, file_name, content, rows_in, rejected, quarantined, reason):
+    write_delivery(landing, "cro-acme", file_name, content)
+
+    ingest_everything(con, landing, archive)
+
+    receipt = receipt_of(con, file_name)
+    assert (receipt["rows"]["in"], receipt["rows"]["rejected"], receipt["rows"]["quarantined"]) == (rows_in, rejected, quarantined)
+    assert (receipt["reason"] or "").split(":")[0] == (reason or "")
+    assert Path(receipt["archived_as"]).read_bytes() == content  # kept, whatever happened
+
+
+def test_a_second_identical_delivery_is_receipted_as_already_loaded(con, landing, archive):
+    content = VISITS + visit("A-001") + visit("A-002")
+    write_delivery(landing, "cro-acme", "visits__20261110T030000Z.csv", content)
+    write_delivery(landing, "cro-acme", "visits__20261110T040000Z.csv", content)
+
+    ingest_everything(con, landing, archive)
+
+    receipt = receipt_of(con, "visits__20261110T040000Z.csv")
+    assert (receipt["status"], receipt["rows"]["already_loaded"], receipt["gate"]) == ("duplicate", 2, None)
+    assert raw_count(con, "cro__visits") == 2
+
+
+def test_severity_comes_from_governance_and_changes_the_suite_version(monkeypatch):
+    from orchestration.gates import suites
+
+    chronology = suites.load_suite("conformed__int_milestones__site_chronology")
+    visits = suites.load_suite("raw__cro__visits")
+    assert {e["severity"] for e in chronology.expectations} == {"warning"}
+    assert {e["severity"] for e in visits.expectations} == {"critical"}
+    assert (visits.blocks(4, 10), visits.blocks(5, 50), visits.blocks(6, 50), visits.blocks(6, 60)) == (False, False, True, False)
+    assert chronology.blocks(1, 1000)  # a model gate has no row tolerance
+
+    monkeypatch.setattr(suites, "governance", lambda: {"default": "warn", "row_tolerance": 0.2, "min_rows_to_block": 5})
+    relaxed = suites.load_suite("raw__cro__visits")
+    assert {e["severity"] for e in relaxed.expectations} == {"warning"}
+    assert relaxed.version != visits.version and relaxed.version.startswith("1.1.0+")
+
+
+def test_the_raw_suites_are_the_contract():
+    result = subprocess.run([sys.executable, "-m", "orchestration.gates.suites", "--check"], capture_output=True, text=True, cwd=PROJECT_ROOT)
+    assert result.returncode == 0, result.stderr
+    assert len(expected_raw_suites()) == 14
+    assert [e["meta"]["reason"] for e in load_suite("raw__sponsor__invoices").expectations] == [
+        "missing_value", "missing_value", "missing_value", "missing_value", "invalid_format", "future_date",
+        "missing_value", "missing_value", "invalid_format", "negative_value", "missing_value", "missing_value",
+        "unknown_code", "invalid_format", "future_date", "out_of_order", "missing_value", "invalid_format",
+        "future_date", "duplicate_key",
+    ]
+
+
+def test_a_failing_contract_gate_stops_the_dbt_assets_downstream(tmp_path, landing):
+    """Half the rows of a delivery break one rule: a systematic problem. The blocking
+    check fails, and Dagster does not build the staging model on top of it."""
+    rows = [visit(f"A-{n:03}", visit_date="03/11/2026") for n in range(1, 7)] + [visit(f"A-{n:03}") for n in range(7, 13)]
+    write_delivery(landing, "cro-acme", "visits__20261110T030000Z.csv", VISITS + "".join(rows))
+    import dagster as dg
+
+    result = run_pipeline(
+        settings_for(tmp_path, landing),
+        selection=dg.AssetSelection.assets(["raw", "cro__visits"]).downstream(depth=1, include_self=True),
+        raise_on_error=False,
+    )
+
+    (check,) = result.get_asset_check_evaluations()
+    assert (check.check_name, check.passed, check.severity) == ("contract_gate", False, dg.AssetCheckSeverity.ERROR)
+    assert check.metadata["expectations_blocking"].value == 1
+    assert "| expect_column_values_to_match_regex | VisitDate | invalid_format | error | NO | YES | 6 | 50.00 | '03/11/2026'" in (
+        check.metadata["results"].value
+    )
+    materialized = {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
+    assert materialized == {"raw/cro__visits"}  # not staging/stg_cro__visits

@@ -58,6 +58,12 @@ class Feed:
         return [c.name for c in self.columns if not c.optional]
 
     @property
+    def version_key(self) -> list[str]:
+        """What identifies one row version within a delivery: the key, plus the version
+        column of an incremental feed (which may carry several versions of one key)."""
+        return [*self.key, *([self.version_column] if self.version_column else [])]
+
+    @property
     def extension(self) -> str:
         return self.format
 

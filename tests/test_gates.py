@@ -100,7 +100,9 @@ def test_an_amount_with_a_decimal_comma_and_a_negative_amount_are_held(con, land
     assert json.loads(con.execute("select raw_values from audit.ingest_quarantine where row_number = 1").fetchall()[0][0])["Amount"] == "12,50"
 
 
-def test_duplicate_keys_inside_one_file_are_all_held_and_exact_repeats_counted_once(con, landing, archive):
+@pytest.mark.parametrize("part_rows", [1_000_000, 4], ids=["validated whole", "validated in parts of 4 rows"])
+def test_duplicate_keys_inside_one_file_are_all_held_and_exact_repeats_counted_once(con, landing, archive, monkeypatch, part_rows):
+    monkeypatch.setattr("orchestration.ingest.gate.PART_ROWS", part_rows)
     rows = [
         visit("A-001"),
         visit("A-001", sdv="05-Nov-2026"),  # same key and UpdatedAt, other values: which is right?
@@ -124,6 +126,7 @@ def test_duplicate_keys_inside_one_file_are_all_held_and_exact_repeats_counted_o
     assert [(r["reason"], r["count"], r["example_rows"]) for r in receipt["quarantine_reasons"]] == [
         ("duplicate_key", 2, [1, 2]), ("repeated_row", 1, [4]),
     ]
+    assert receipt["gate"]["passed"] is True
 
 
 def test_rows_delivered_again_in_a_later_file_are_not_counted_twice(con, landing, archive):
@@ -241,6 +244,21 @@ def test_the_raw_suites_are_the_contract():
         "unknown_code", "invalid_format", "future_date", "out_of_order", "missing_value", "invalid_format",
         "future_date", "duplicate_key",
     ]
+
+
+def test_a_delivery_validated_in_parts_blocks_on_its_whole_count(con, landing, archive, monkeypatch):
+    """6 of 12 rows break one rule: no part of 4 rows reaches the 5 rows a rule needs to
+    block, the delivery as a whole does."""
+    monkeypatch.setattr("orchestration.ingest.gate.PART_ROWS", 4)
+    rows = [visit(f"A-{n:03}", visit_date="03/11/2026") for n in range(1, 7)] + [visit(f"A-{n:03}") for n in range(7, 13)]
+    write_delivery(landing, "cro-acme", "visits__20261110T030000Z.csv", VISITS + "".join(rows))
+
+    (outcome,) = ingest_everything(con, landing, archive)
+
+    (blocking,) = [o for o in outcome.gate.outcomes if o.blocks]
+    assert (blocking.reason, blocking.unexpected_count, sorted(blocking.row_numbers)) == ("invalid_format", 6, [1, 2, 3, 4, 5, 6])
+    assert (outcome.gate.rows, outcome.rows_loaded, outcome.rows_quarantined, outcome.gate.passed) == (12, 6, 6, False)
+    assert len(outcome.gate.validation_ids) == 3
 
 
 def test_a_failing_contract_gate_stops_the_dbt_assets_downstream(tmp_path, landing):

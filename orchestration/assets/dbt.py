@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -27,20 +28,30 @@ dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR)
 
 
 def prepare_manifest(project: DbtProject) -> Path:
-    """Parse the project so the manifest matches the models on disk (dbt's partial
-    parsing makes this quick when nothing changed). Runs starting together each load this
-    module: parsing is serialized by a file lock, and the manifest is published by an
-    atomic rename, so no process ever reads one half written."""
+    """Parse the project when the manifest is older than any of its files, so the manifest
+    matches the models on disk without every process start paying for a parse. Runs
+    starting together each load this module: parsing is serialized by a file lock, and the
+    manifest is published by an atomic rename, so no process ever reads one half written."""
     target = Path(project.project_dir) / project.target_path
     target.mkdir(parents=True, exist_ok=True)
     published = target / "manifest.published.json"
     with (target / ".parse.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        if published.exists() and published.stat().st_mtime > _newest_project_file(Path(project.project_dir)):
+            return published
         DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE).cli(["--quiet", "parse"], target_path=target).wait()
         staged = target / f".manifest.{os.getpid()}.json"
         shutil.copyfile(target / "manifest.json", staged)
         os.replace(staged, published)
     return published
+
+
+def _newest_project_file(project_dir: Path) -> float:
+    """Folders count too: deleting a model changes its folder's time."""
+    generated = {"target", "logs", "dbt_packages", ".user.yml"}
+    return max(
+        path.stat().st_mtime for path in project_dir.rglob("*") if path.relative_to(project_dir).parts[0] not in generated
+    )
 
 
 MANIFEST = prepare_manifest(dbt_project)
@@ -98,9 +109,14 @@ def mart_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
 dbt_asset_definitions = [conformed_dbt_assets, mart_dbt_assets]
 
 
-def _model_node(model: str) -> dict:
+@cache
+def _model_nodes() -> dict[str, dict]:
     nodes = json.loads(MANIFEST.read_text())["nodes"].values()
-    return next(node for node in nodes if node["resource_type"] == "model" and node["name"] == model)
+    return {node["name"]: node for node in nodes if node["resource_type"] == "model"}
+
+
+def _model_node(model: str) -> dict:
+    return _model_nodes()[model]
 
 
 def relation_for_model(model: str) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 import dagster as dg
 
 from orchestration.gates.suites import EXPECTATIONS_DIR, Suite, load_suite
-from orchestration.gates.validate import ExpectationOutcome, GateResult, validate
+from orchestration.gates.validate import ExpectationOutcome, GateResult, publish_docs, validate
 from orchestration.resources import QualityGatesResource, WarehouseResource
 
 MODEL_GATES = {"conformed": "conformed_gate", "marts": "mart_gate"}
@@ -120,6 +120,7 @@ def _model_gate_check(suite: Suite, asset_key_for_model, relation_for_model) -> 
         with warehouse.connect() as con:
             frame = con.execute(f"select {', '.join(columns)} from {relation}").df()
         result = validate(frame, suite, run_name=f"{context.run.run_id}-{model}", docs_dir=gates.docs_path)
+        publish_docs([result], gates.docs_path)
         context.log.info(f"{suite.name}: {len(result.failures)} of {len(result.outcomes)} expectations not met on {result.rows} rows")
         return check_result([result])
 

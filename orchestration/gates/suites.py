@@ -138,7 +138,7 @@ def _column_expectations(feed: Feed, column: Column) -> list[dict]:
 def _unique_key(feed: Feed) -> dict:
     """The key (with the version column of an incremental feed, which may carry several
     versions of one key) is unique within a delivery once exact repeats are set aside."""
-    key = [*feed.key, *([feed.version_column] if feed.version_column else [])]
+    key = feed.version_key
     values = ", ".join(f"{{{name}!r}}" for name in key)
     message = f"key ({', '.join(key)})=({values}) occurs more than once in this delivery, with different values"
     if len(key) == 1:

@@ -8,6 +8,7 @@ gate run is a checkpoint whose Data Docs action renders static HTML under the do
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import re
 import time
@@ -60,7 +61,8 @@ class GateResult:
     rows: int
     outcomes: tuple[ExpectationOutcome, ...]
     docs_path: Path | None = None
-    seconds: float = 0.0  # wall time of the validation, Data Docs included
+    seconds: float = 0.0  # wall time of the validation
+    validation_ids: tuple = ()  # GX's identifiers of the validation results, for Data Docs
 
     @property
     def passed(self) -> bool:
@@ -86,24 +88,74 @@ class _Gates:
 
 
 def validate(frame: pd.DataFrame, suite: Suite, run_name: str, docs_dir: Path) -> GateResult:
-    """Validate `frame` with `suite`; rows are identified by `_row_number` when present."""
+    """Validate `frame` with `suite`; rows are identified by `_row_number` when present.
+    The Data Docs page is named in the result and written by `publish_docs`."""
     started = time.perf_counter()
+    gates = _gates(docs_dir.resolve())
     validator = _validator(suite, docs_dir.resolve(), row_ids=ROW_ID in frame.columns)
     from great_expectations.core.run_identifier import RunIdentifier
 
     result = validator.checkpoint.run(
         batch_parameters={"dataframe": frame}, run_id=RunIdentifier(run_name=_safe(run_name))
     )
-    (validation,) = result.run_results.values()
+    ((validation_id, validation),) = result.run_results.items()
     outcomes = tuple(_outcome(item, suite, len(frame)) for item in validation.results)
     return GateResult(
         suite=suite.name,
         suite_version=suite.version,
         rows=len(frame),
         outcomes=outcomes,
-        docs_path=_docs_page(docs_dir.resolve(), suite.name, _safe(run_name)),
+        docs_path=_docs_page(gates, validation_id),
         seconds=time.perf_counter() - started,
+        validation_ids=(validation_id,),
     )
+
+
+def combine(parts: list[GateResult], suite: Suite) -> GateResult:
+    """One result for a batch validated in parts: counts add up, and whether a failure
+    blocks is decided on the whole batch, as if it had been validated at once."""
+    if len(parts) == 1:
+        return parts[0]
+    rows = sum(part.rows for part in parts)
+    outcomes = []
+    for same in zip(*(part.outcomes for part in parts)):
+        first = same[0]
+        unexpected = sum(outcome.unexpected_count for outcome in same)
+        success = all(outcome.success for outcome in same)
+        error = next((outcome.error for outcome in same if outcome.error), None)
+        outcomes.append(dataclasses.replace(
+            first,
+            success=success,
+            blocks=first.severity == "error" and not success and (error is not None or suite.blocks(unexpected, rows)),
+            unexpected_count=unexpected,
+            unexpected_percent=100 * unexpected / rows if rows else 0.0,
+            sample=tuple(value for outcome in same for value in outcome.sample)[:SAMPLE_SIZE],
+            row_numbers=tuple(number for outcome in same for number in outcome.row_numbers),
+            error=error,
+        ))
+    failing = [part.docs_path for part in parts if part.failures and part.docs_path]
+    return GateResult(
+        suite=suite.name,
+        suite_version=suite.version,
+        rows=rows,
+        outcomes=tuple(outcomes),
+        docs_path=(failing or [parts[0].docs_path])[0],
+        seconds=sum(part.seconds for part in parts),
+        validation_ids=tuple(identifier for part in parts for identifier in part.validation_ids),
+    )
+
+
+def publish_docs(results: list[GateResult], docs_dir: Path) -> None:
+    """Write the Data Docs pages of these gate runs and the site's index, in one build
+    (each build compiles GX's page templates anew, so pages are built together)."""
+    from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
+
+    validations = [identifier for result in results for identifier in result.validation_ids]
+    suites = {identifier.expectation_suite_identifier.name for identifier in validations}
+    if validations:
+        _gates(docs_dir.resolve()).context.build_data_docs(
+            site_names=[DOCS_SITE], resource_identifiers=[*validations, *map(ExpectationSuiteIdentifier, sorted(suites))]
+        )
 
 
 def _outcome(item, suite: Suite, rows: int) -> ExpectationOutcome:
@@ -180,15 +232,14 @@ def _add_checkpoint(context, suite: Suite, row_ids: bool):
         gx.Checkpoint(
             name=name,
             validation_definitions=[definition],
-            actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=[DOCS_SITE])],
             result_format=result_format,
         )
     )
 
 
-def _docs_page(docs_dir: Path, suite_name: str, run_name: str) -> Path | None:
-    pages = sorted((docs_dir / "validations").glob(f"{suite_name}_*/{run_name}/*/*.html"))
-    return pages[-1] if pages else None
+def _docs_page(gates: _Gates, validation_id) -> Path:
+    """Where the Data Docs page of a validation is (or will be) written."""
+    return gates.docs_dir / "validations" / Path(*validation_id.to_tuple()).with_suffix(".html")
 
 
 def _safe(text: str) -> str:

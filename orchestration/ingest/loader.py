@@ -24,7 +24,7 @@ import duckdb
 
 from orchestration.contract import Contract, Feed
 from orchestration.gates.suites import Suite, load_suite, raw_suite_name
-from orchestration.gates.validate import GateResult
+from orchestration.gates.validate import GateResult, publish_docs
 from orchestration.ingest.deliveries import Delivery, discover
 from orchestration.ingest.gate import gate_delivery
 from orchestration.ingest.reader import INCOMING, DeliveryRejected, MalformedRow, parse_delivery_into, quote_identifier
@@ -130,7 +130,8 @@ def ingest_feed(
     run_id: str | None = None,
     on_progress: Callable[[Outcome], None] | None = None,
 ) -> list[Outcome]:
-    """Ingest every delivery of `feed` not yet in the ledger, in extract-time order."""
+    """Ingest every delivery of `feed` not yet in the ledger, in extract-time order, then
+    write the Data Docs pages of their contract gates."""
     suite = load_suite(raw_suite_name(feed))
     outcomes = []
     for delivery in discover(landing_dir, feed):
@@ -140,6 +141,7 @@ def ingest_feed(
         outcomes.append(outcome)
         if on_progress:
             on_progress(outcome)
+    publish_docs([outcome.gate for outcome in outcomes if outcome.gate], docs_dir)
     return outcomes
 
 

@@ -40,8 +40,8 @@ from orchestration.contract import load_contract  # noqa: E402
 from orchestration.synthetic import PortfolioSpec, generate_portfolio  # noqa: E402
 
 TARGETS = {  # (stage, size): seconds, from the benchmark issue
-    ("total", "demo"): 60,
-    ("total", "large"): 600,
+    ("pipeline", "demo"): 60,
+    ("pipeline", "large"): 600,
     ("incremental", "large"): 60,
 }
 PEAK_MEMORY_TARGET_GIB = {"large": 8}
@@ -141,48 +141,50 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     workspace = Path(tempfile.mkdtemp(prefix=f"cg-bench-{args.size}-"))
-    (workspace / "dagster_home").mkdir()
-    shutil.copy(PROJECT_ROOT / "data" / "dagster_home" / "dagster.yaml", workspace / "dagster_home")
-    env = {**os.environ, "DAGSTER_HOME": str(workspace / "dagster_home"), "CG_LANDING_DIR": str(workspace / "landing"),
-           "CG_ARCHIVE_DIR": str(workspace / "archive"), "CG_WAREHOUSE": str(workspace / "warehouse.duckdb"), "CG_AS_OF": "",
-           "CG_QUALITY_DOCS_DIR": str(workspace / "quality_docs")}
+    env = _environment(workspace)
     log = workspace / "runs.log"
     spec = PortfolioSpec.for_size(args.size, seed=args.seed)
+    if args.incremental:  # one more week, held back until the incremental step
+        spec = dataclasses.replace(spec, weeks=spec.weeks + 1)
     figures: list[tuple[str, str, str]] = []
     print(f"Benchmark '{args.size}' on {os.cpu_count()} cores in {workspace}", flush=True)
 
-    if args.incremental:  # one more week, held back until the incremental step
-        spec = dataclasses.replace(spec, weeks=spec.weeks + 1)
-    with PeakMemory() as memory:
+    with PeakMemory() as generation_memory:
         started = time.perf_counter()
-        summary = generate_portfolio(workspace / "landing", spec)
+        summary = generate_portfolio(workspace / "landing", spec, progress=lambda message: print(message, flush=True))
         generate_seconds = time.perf_counter() - started
-        held_back = _hold_back_last_week(workspace, spec) if args.incremental else None
-        rows = sum(summary.rows_by_feed.values())
-        figures.append(("generate", f"{generate_seconds:.1f} s", f"{summary.files} files, {summary.bytes / 1e6:.1f} MB, {rows:,} rows"))
+    held_back = _hold_back_last_week(workspace, spec) if args.incremental else None
+    rows = sum(summary.rows_by_feed.values())
+    figures.append(("generate (not part of the pipeline)", f"{generate_seconds:.1f} s",
+                    f"{summary.files} files, {summary.bytes / 1e6:,.0f} MB, {rows:,} rows; "
+                    f"peak {generation_memory.peak / 2**30:.2f} GiB"))
+
+    with PeakMemory() as memory:
         print("generated; ingesting ...", flush=True)
         ingest = materialize("group:ingest", env, log)
         figures.append(("ingest (raw assets)", f"{ingest:.1f} s", f"{rows / ingest:,.0f} rows/s incl. Dagster start-up"))
         print("ingested; building dbt ...", flush=True)
         build = materialize("group:dictionary,group:staging,group:conform,group:marts", env, log)
         contract_gates, model_gates = _gate_seconds(log)
-        figures.append(("gates (GX)", f"{contract_gates + model_gates:.1f} s",
-                        f"contract gates {contract_gates:.1f} s (inside ingest), conformed and mart gates {model_gates:.1f} s"))
-        figures.append(("dbt build + tests + gates", f"{build:.1f} s", ""))
-        total = generate_seconds + ingest + build
-        figures.append(("total", f"{total:.1f} s", _target("total", args.size, total)))
+        figures.append(("  of which contract gates (GX)", f"{contract_gates:.1f} s", ""))
+        figures.append(("dbt build + tests + model gates", f"{build:.1f} s", f"conformed and mart gates (GX) {model_gates:.1f} s"))
+        pipeline = ingest + build
+        figures.append(("pipeline (ingest + dbt)", f"{pipeline:.1f} s", _target("pipeline", args.size, pipeline)))
         if args.incremental:
             incremental = _incremental(workspace, held_back, env, log)
             figures.append(("incremental week", f"{incremental:.1f} s", _target("incremental", args.size, incremental)))
-    floor_seconds, floor_rows = floor(workspace / "landing", workspace / "floor.duckdb")
-    pipeline = ingest + build
-    figures.append(("floor (DuckDB only)", f"{floor_seconds:.1f} s", f"{floor_rows:,} rows read"))
-    ratio = pipeline / floor_seconds
-    figures.append(("pipeline / floor", f"{ratio:.1f}x", f"target < {FLOOR_RATIO_TARGET[args.size]}x" if args.size in FLOOR_RATIO_TARGET else ""))
     peak_gib = memory.peak / 2**30
     target = PEAK_MEMORY_TARGET_GIB.get(args.size)
     figures.append(("peak memory (tree RSS)", f"{peak_gib:.2f} GiB", f"target < {target} GiB: {'met' if peak_gib < target else 'NOT met'}" if target else ""))
-    figures.append(("warehouse size", f"{(workspace / 'warehouse.duckdb').stat().st_size / 2**20:.1f} MiB", ""))
+    figures.append(("warehouse size", f"{(workspace / 'warehouse.duckdb').stat().st_size / 2**20:,.0f} MiB", ""))
+
+    print("pipeline done; measuring the floor ...", flush=True)
+    floor_seconds, floor_rows = floor(workspace / "landing", workspace / "floor.duckdb")
+    figures.append(("floor (DuckDB only)", f"{floor_seconds:.1f} s", f"{floor_rows:,} rows read"))
+    ratio = pipeline / floor_seconds
+    ratio_target = FLOOR_RATIO_TARGET.get(args.size)
+    figures.append(("pipeline / floor", f"{ratio:.1f}x",
+                    f"target < {ratio_target}x: {'met' if ratio < ratio_target else 'NOT met'}" if ratio_target else ""))
 
     print()
     width = max(len(name) for name, _, _ in figures)
@@ -191,6 +193,15 @@ def main(argv: list[str] | None = None) -> int:
     if not args.keep:
         shutil.rmtree(workspace, ignore_errors=True)
     return 0
+
+
+def _environment(workspace: Path) -> dict[str, str]:
+    """A fresh Dagster instance and warehouse in the workspace."""
+    (workspace / "dagster_home").mkdir()
+    shutil.copy(PROJECT_ROOT / "data" / "dagster_home" / "dagster.yaml", workspace / "dagster_home")
+    return {**os.environ, "DAGSTER_HOME": str(workspace / "dagster_home"), "CG_LANDING_DIR": str(workspace / "landing"),
+            "CG_ARCHIVE_DIR": str(workspace / "archive"), "CG_WAREHOUSE": str(workspace / "warehouse.duckdb"), "CG_AS_OF": "",
+            "CG_QUALITY_DOCS_DIR": str(workspace / "quality_docs")}
 
 
 def _hold_back_last_week(workspace: Path, spec: PortfolioSpec) -> Path:
@@ -222,6 +233,7 @@ def _gate_seconds(log: Path) -> tuple[float, float]:
 
 
 def _target(stage: str, size: str, seconds: float) -> str:
+    """The issue's target for this stage and size, and whether it is met."""
     target = TARGETS.get((stage, size))
     if target is None:
         return ""

@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import duckdb
+import pandas as pd
+
+POOL = "warehouse"  # the Dagster pool of every step that opens the warehouse: DuckDB allows one writing process
 
 
 def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -34,6 +37,12 @@ def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = 
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> Any:
     row = first_row(con, sql, params)
     return row[0] if row else None
+
+
+def arrow_frame(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+    """A query's result as a pandas frame through Arrow: several times faster than
+    `.df()` for millions of rows, with the same Arrow-backed string columns."""
+    return con.sql(sql, params=list(params)).to_arrow_table().to_pandas()
 
 
 def naive_utc(moment: datetime) -> datetime:

@@ -9,8 +9,8 @@ import hashlib
 import json
 import subprocess
 import sys
-from collections import defaultdict
-from datetime import date, datetime
+from collections import Counter, defaultdict
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,7 @@ def digest(folder: Path) -> dict[str, str]:
     return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*__*"))}
 
 
-def clean(seed=3):
+def clean(seed=6):
     return dataclasses.replace(PortfolioSpec.for_size("tiny", seed=seed), defect_rate=0.0)
 
 
@@ -34,14 +34,14 @@ def tiny(tmp_path_factory) -> Path:
     return folder
 
 
+def read_file(path: Path) -> list[dict]:
+    if path.suffix == ".jsonl":
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return list(csv.DictReader(path.open(encoding="utf-8", newline="")))
+
+
 def read(folder: Path, source: str, feed: str) -> list[dict]:
-    rows = []
-    for path in sorted((folder / source).glob(f"{feed}__*")):
-        if path.suffix == ".jsonl":
-            rows += [json.loads(line) for line in path.read_text().splitlines()]
-        else:
-            rows += list(csv.DictReader(path.open(encoding="utf-8")))
-    return rows
+    return [row for path in sorted((folder / source).glob(f"{feed}__*")) for row in read_file(path)]
 
 
 def test_the_same_seed_writes_the_same_bytes_and_another_seed_does_not(tmp_path, tiny):
@@ -49,6 +49,13 @@ def test_the_same_seed_writes_the_same_bytes_and_another_seed_does_not(tmp_path,
     generate_portfolio(tmp_path / "other", clean(seed=4))
     assert digest(tmp_path / "again") == digest(tiny)
     assert digest(tmp_path / "other") != digest(tiny)
+
+
+def test_the_number_of_worker_processes_does_not_change_the_bytes(tmp_path):
+    spec = dataclasses.replace(PortfolioSpec.for_size("tiny", seed=5), studies=5)
+    generate_portfolio(tmp_path / "one", spec, workers=1)
+    generate_portfolio(tmp_path / "two", spec, workers=2)
+    assert digest(tmp_path / "one") == digest(tmp_path / "two")
 
 
 def test_every_file_is_named_and_headed_as_the_contract_says(tiny):
@@ -64,6 +71,48 @@ def test_every_file_is_named_and_headed_as_the_contract_says(tiny):
         else:
             first = json.loads(path.read_text(encoding="utf-8").splitlines()[0])
             assert list(first)[: len(feed.header_columns)] == feed.header_columns, path.name
+
+
+def test_no_delivery_is_empty_and_every_csv_row_has_the_header_s_columns(tiny):
+    for path in sorted(tiny.rglob("*__*")):
+        if path.suffix == ".jsonl":
+            assert [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()], path.name
+            continue
+        rows = list(csv.reader(path.open(encoding="utf-8", newline="")))
+        assert len(rows) > 1, path.name
+        assert all(len(row) == len(rows[0]) for row in rows), path.name
+
+
+def extract_time(path: Path) -> datetime:
+    return datetime.strptime(DELIVERY_NAME.match(path.name)["stamp"], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+
+
+def test_incremental_deliveries_are_a_backfill_then_what_changed(tiny):
+    for feed in load_contract().feeds:
+        if feed.kind != "incremental" or not feed.version_column:
+            continue
+        for source in ("sponsor",) if feed.side == "sponsor" else ("cro-acme", "cro-zenith"):
+            previous = None
+            for path in sorted((tiny / source).glob(f"{feed.name}__*")):
+                rows = read_file(path)
+                versions = [datetime.fromisoformat(row[feed.version_column]) for row in rows]
+                assert all((previous is None or previous < version) and version <= extract_time(path) for version in versions), path
+                keys = {tuple(row[column] for column in feed.version_key) for row in rows}
+                assert len(keys) == len(rows), path  # each version once
+                previous = extract_time(path)
+
+
+def test_clean_sponsor_milestones_agree_with_the_cro_s_events(tiny):
+    cros = ("cro-acme", "cro-zenith")
+    study_of = {row["CroStudyRef"]: row["SponsorStudyId"] for cro in cros for row in read(tiny, cro, "studies")}
+    site_of = {(row["CroStudyRef"], row["SiteCode"]): row["SponsorSiteNo"] for cro in cros for row in read(tiny, cro, "sites")}
+    cro_siv = {(study_of[event["study"]], site_of[event["study"], event["site"]]): event["at"][:10]
+               for cro in cros for event in read(tiny, cro, "events") if event["type"] == "SITE_SIV"}
+    latest = sorted((tiny / "sponsor").glob("milestones__*"))[-1]
+    sponsor_site_ready = {(row["study_id"], row["site_number"]): row["actual_date"] for row in read_file(latest)
+                          if row["milestone"] == "SITE_READY" and row["actual_date"]}
+    assert sponsor_site_ready
+    assert sponsor_site_ready.items() <= cro_siv.items()
 
 
 def test_cro_dates_are_dd_mmm_yyyy_and_sponsor_dates_iso(tiny):
@@ -106,6 +155,27 @@ def test_defects_are_injected_and_counted(tmp_path):
     assert sum(summary.defects.values()) > 10
     assert any("," in row["Amount"] for row in read(tmp_path, "cro-acme", "site_payments") + read(tmp_path, "cro-zenith", "site_payments")) \
         == (summary.defects["bad_amount"] > 0)
+
+
+def test_every_kind_of_defect_is_injected_and_counted_and_events_arrive_out_of_order(tmp_path):
+    summary = generate_portfolio(tmp_path, dataclasses.replace(PortfolioSpec.for_size("demo", seed=5), defect_rate=0.05))
+    assert set(summary.defects) == {
+        "unknown_visit_code", "bad_date_format", "duplicate_key_conflict", "bad_amount", "duplicate_row", "file_delivered_twice",
+        "correction", "void", "milestone_disagreement", "unknown_country_name", "late_randomization"}
+    recorded = [[datetime.fromisoformat(event["recorded_at"]) for event in read_file(path)] for path in tmp_path.rglob("events__*")]
+    assert any(moments != sorted(moments) for moments in recorded)
+    assert any(event["supersedes"] for event in read(tmp_path, "cro-acme", "events") + read(tmp_path, "cro-zenith", "events"))
+
+
+def test_the_summary_counts_what_was_written(tmp_path):
+    summary = generate_portfolio(tmp_path, dataclasses.replace(PortfolioSpec.for_size("tiny", seed=5), defect_rate=0.05))
+    files = sorted(tmp_path.rglob("*__*"))
+    rows = Counter()
+    for path in files:
+        rows[(source_side(path.parent.name)[0], DELIVERY_NAME.match(path.name)["feed"])] += len(read_file(path))
+    assert (summary.files, summary.bytes) == (len(files), sum(path.stat().st_size for path in files))
+    assert summary.rows_by_feed == rows
+    assert summary.sites > 0 and summary.subjects > summary.randomized > 0
 
 
 def test_cli_helps_and_refuses_a_folder_that_holds_deliveries(tiny):

@@ -20,9 +20,9 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from orchestration.assets.raw import POOL
 from orchestration.gates.checks import build_model_gate_checks
 from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR
+from orchestration.warehouse import POOL
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR)
 

@@ -11,10 +11,9 @@ from orchestration.gates.checks import check_result
 from orchestration.gates.suites import raw_suite_name
 from orchestration.ingest.loader import Outcome, ensure_warehouse, ingest_feed
 from orchestration.resources import LandingResource, QualityGatesResource, WarehouseResource
-from orchestration.warehouse import scalar
+from orchestration.warehouse import POOL, scalar
 
 INGEST_GROUP = "ingest"
-POOL = "warehouse"  # one writer at a time: DuckDB allows a single writing process
 CONTRACT_GATE = "contract_gate"
 
 

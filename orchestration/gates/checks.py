@@ -5,18 +5,30 @@
 - `conformed_gate` on conformed models and `mart_gate` on marts: the hand-written suites
   `expectations/conformed__<model>.json` and `expectations/marts__<model>.json`, run on
   the model's table after dbt built it. The dbt project is split at the marts, so a
-  failing conformed gate stops the marts from being built on bad data.
+  failing conformed gate stops the marts from being built on bad data. On a model built
+  incrementally (it has `_built_at`), the gate validates the rows built since it last
+  passed (`audit.gate_watermarks`), not all history.
 """
 
 from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
 
 import dagster as dg
 
 from orchestration.gates.suites import EXPECTATIONS_DIR, Suite, load_suite
 from orchestration.gates.validate import ExpectationOutcome, GateResult, publish_docs, validate
 from orchestration.resources import QualityGatesResource, WarehouseResource
+from orchestration.warehouse import POOL, arrow_frame, first_row, naive_utc, scalar
 
 MODEL_GATES = {"conformed": "conformed_gate", "marts": "mart_gate"}
+BUILT_AT = "_built_at"
+WATERMARKS_DDL = """
+create table if not exists audit.gate_watermarks (
+    suite varchar primary key,
+    validated_through timestamp not null,
+    recorded_at timestamp not null
+)
+"""
 
 
 def check_result(results: list[GateResult]) -> dg.AssetCheckResult:
@@ -114,17 +126,51 @@ def _model_gate_check(suite: Suite, asset_key_for_model, relation_for_model) -> 
         asset=asset_key_for_model(model),
         name=MODEL_GATES[gate],
         blocking=True,
+        pool=POOL,
         description=suite.definition.get("notes") or f"{suite.name}: the {gate} gate of {model}.",
     )
     def _gate(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, gates: QualityGatesResource) -> dg.AssetCheckResult:
         with warehouse.connect() as con:
-            frame = con.execute(f"select {', '.join(columns)} from {relation}").df()
-        result = validate(frame, suite, run_name=f"{context.run.run_id}-{model}", docs_dir=gates.docs_path)
+            since = _validated_through(con, suite.name, relation)
+            frame = _rows_to_validate(con, relation, columns, since)
+            result = validate(frame, suite, run_name=f"{context.run.run_id}-{model}", docs_dir=gates.docs_path)
+            if result.passed and since is not None and len(frame):
+                _record_validated_through(con, suite.name, frame[BUILT_AT].max())
         publish_docs([result], gates.docs_path)
-        context.log.info(f"{suite.name}: {len(result.failures)} of {len(result.outcomes)} expectations not met on {result.rows} rows")
+        scope = "all rows" if since is None else f"rows built after {since:%Y-%m-%d %H:%M:%S}"
+        context.log.info(f"{suite.name}: {len(result.failures)} of {len(result.outcomes)} expectations not met on {result.rows} {scope}")
         return check_result([result])
 
     return _gate
+
+
+def _validated_through(con, suite_name: str, relation: str) -> datetime | None:
+    """None for a model rebuilt whole (validate every row); for an incremental one the
+    build time of the newest row the gate has passed (epoch when it never has)."""
+    schema, table = (part.strip('"') for part in relation.split("."))
+    incremental = scalar(
+        con,
+        "select count(*) from information_schema.columns where table_schema = ? and table_name = ? and column_name = ?",
+        [schema, table, BUILT_AT],
+    )
+    if not incremental:
+        return None
+    con.execute(WATERMARKS_DDL)
+    found = first_row(con, "select validated_through from audit.gate_watermarks where suite = ?", [suite_name])
+    return found[0] if found else datetime(1900, 1, 1)
+
+
+def _rows_to_validate(con, relation: str, columns: list[str], since: datetime | None):
+    if since is None:
+        return arrow_frame(con, f"select {', '.join(columns)} from {relation}")
+    return arrow_frame(con, f"select {', '.join([*columns, BUILT_AT])} from {relation} where {BUILT_AT} > ?", [since])
+
+
+def _record_validated_through(con, suite_name: str, built_at) -> None:
+    con.execute(
+        "insert or replace into audit.gate_watermarks values (?, ?, ?)",
+        [suite_name, built_at.to_pydatetime(), naive_utc(datetime.now(timezone.utc))],
+    )
 
 
 def _columns_used(suite: Suite) -> list[str]:

@@ -179,7 +179,9 @@ def _outcome(item, suite: Suite, rows: int) -> ExpectationOutcome:
         unexpected_count=unexpected,
         unexpected_percent=float(result.get("unexpected_percent") or 0.0),
         sample=tuple(_show(value) for value in (result.get("partial_unexpected_list") or [])[:SAMPLE_SIZE]),
-        row_numbers=tuple(int(row[ROW_ID]) for row in result.get("unexpected_index_list") or [] if ROW_ID in row),
+        row_numbers=tuple(
+            int(row[ROW_ID]) for row in result.get("unexpected_index_list") or [] if isinstance(row, dict) and ROW_ID in row
+        ),
         message=config.meta.get("message", ""),
         error=item.exception_info.get("exception_message") if raised else None,
     )

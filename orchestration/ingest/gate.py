@@ -22,7 +22,7 @@ from orchestration.gates.suites import TYPED_SUFFIX, Suite
 from orchestration.gates.validate import ROW_ID, ExpectationOutcome, GateResult, combine, validate
 from orchestration.ingest.deliveries import Delivery
 from orchestration.ingest.reader import INCOMING, MalformedRow, quote_identifier
-from orchestration.warehouse import naive_utc
+from orchestration.warehouse import arrow_frame, naive_utc, scalar
 
 SHOWN_VALUE_LENGTH = 80
 PART_ROWS = 1_000_000
@@ -31,13 +31,14 @@ PART_ROWS = 1_000_000
 def gate_delivery(
     con: duckdb.DuckDBPyConnection, feed: Feed, delivery: Delivery, suite: Suite, docs_dir: Path, run_name: str
 ) -> tuple[GateResult, list[MalformedRow]]:
-    rows = con.execute(f"select count(*) from {INCOMING}").fetchone()[0]
+    rows = scalar(con, f"select count(*) from {INCOMING}")
     parts = max(1, -(-rows // PART_ROWS))
     results, held = [], []
+    extract_at = naive_utc(delivery.extract_at)
     for part in range(parts):
-        frame = con.execute(_frame_sql(feed, parts), [naive_utc(delivery.extract_at), part]).df()
+        frame = arrow_frame(con, _frame_sql(feed, parts), [extract_at, part])
         result = validate(frame, suite, run_name if parts == 1 else f"{run_name}-part-{part + 1}-of-{parts}", docs_dir)
-        held += _held_rows(feed, frame, result)
+        held += _held_rows(feed, frame, result, extract_at.strftime("%Y-%m-%dT%H:%M:%SZ"))
         results.append(result)
         del frame
     if held:
@@ -72,7 +73,7 @@ def _typed(column: Column, feed: Feed) -> str:
     raise ValueError(f"{feed.table}.{column.name}: a {column.type} column cannot be compared; fix the contract")
 
 
-def _held_rows(feed: Feed, frame: pd.DataFrame, result: GateResult) -> list[MalformedRow]:
+def _held_rows(feed: Feed, frame: pd.DataFrame, result: GateResult, extract_at: str) -> list[MalformedRow]:
     reasons: dict[int, list[ExpectationOutcome]] = {}
     for outcome in result.outcomes:
         if outcome.severity != "error":
@@ -81,13 +82,13 @@ def _held_rows(feed: Feed, frame: pd.DataFrame, result: GateResult) -> list[Malf
             reasons.setdefault(number, []).append(outcome)
     if not reasons:
         return []
-    rows = frame.set_index(ROW_ID, drop=False).loc[sorted(reasons)]
     held = []
-    for number, row in rows.iterrows():
-        values = {name: _text(row[name]) for name in feed.column_names}
-        shown = {**{name: _shorten(value) for name, value in values.items()}, "_extract_at": _iso(row["_extract_at"])}
+    for record in frame.loc[frame[ROW_ID].isin(list(reasons)), [ROW_ID, *feed.column_names]].to_dict("records"):
+        number = int(record.pop(ROW_ID))
+        values = {name: _text(value) for name, value in record.items()}
+        shown = {**{name: _shorten(value) for name, value in values.items()}, "_extract_at": extract_at}
         reason = "; ".join(f"{outcome.reason}: {outcome.message.format(**shown)}" for outcome in reasons[number])
-        held.append(MalformedRow(int(number), json.dumps(values, ensure_ascii=False), reason))
+        held.append(MalformedRow(number, json.dumps(values, ensure_ascii=False), reason))
     return held
 
 
@@ -99,7 +100,3 @@ def _shorten(value: str | None) -> str | None:
     if value is None or len(value) <= SHOWN_VALUE_LENGTH:
         return value
     return value[: SHOWN_VALUE_LENGTH - 3] + "..."
-
-
-def _iso(moment) -> str:
-    return pd.Timestamp(moment).strftime("%Y-%m-%dT%H:%M:%SZ")

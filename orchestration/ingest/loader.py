@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 import duckdb
+import pandas as pd
 
 from orchestration.contract import Contract, Feed
 from orchestration.gates.suites import Suite, load_suite, raw_suite_name
@@ -304,14 +305,7 @@ def _commit(con, feed: Feed, receipt: Receipt, run_id: str | None, *, load: bool
         if load:
             _insert_rows(con, feed, receipt, now)
         if receipt.quarantined:
-            con.executemany(
-                "insert into audit.ingest_quarantine values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    [receipt.delivery_id, delivery.source, feed.name, delivery.file_name, delivery.sha256,
-                     row.row_number, row.raw_values, row.reason, now]
-                    for row in receipt.quarantined
-                ],
-            )
+            _insert_quarantined(con, feed, receipt, now)
         _record(con, receipt, run_id, duplicate_of, now)
         issue(con, receipt)
         con.execute("commit")
@@ -333,6 +327,23 @@ def _insert_rows(con, feed: Feed, receipt: Receipt, now: datetime) -> None:
         """,
         [receipt.delivery_id, delivery.source, delivery.cro_id, delivery.file_name, delivery.sha256,
          naive_utc(delivery.extract_at), now],
+    )
+
+
+def _insert_quarantined(con, feed: Feed, receipt: Receipt, now: datetime) -> None:
+    """In one statement from a frame: row-by-row inserts cost DuckDB about a millisecond each."""
+    delivery = receipt.delivery
+    held = pd.DataFrame(
+        [(row.row_number, row.raw_values, row.reason) for row in receipt.quarantined],
+        columns=["row_number", "raw_values", "reason"],
+    )
+    con.execute(
+        """
+        insert into audit.ingest_quarantine
+        select ?, ?, ?, ?, ?, cast(row_number as bigint), cast(raw_values as varchar), cast(reason as varchar), ?
+        from held
+        """,
+        [receipt.delivery_id, delivery.source, feed.name, delivery.file_name, delivery.sha256, now],
     )
 
 

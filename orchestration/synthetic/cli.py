@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--defect-rate", type=float, help="rate of injected realities: unknown codes, type errors, "
                         "duplicates, corrections, voids, late events, disagreements (default 0.002; 0 = clean)")
     parser.add_argument("--cros", help="comma-separated CRO ids (default: acme,zenith)")
+    parser.add_argument("--workers", type=int, help="processes rendering studies (default: one per CPU); "
+                        "the output is the same whatever the number")
     parser.add_argument("--force", action="store_true", help="write even if the landing folder already holds deliveries")
     args = parser.parse_args(argv)
 
@@ -43,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.out} already holds deliveries; pass --force to add to them, or choose another --out.", file=sys.stderr)
         return 2
     started = time.perf_counter()
-    summary = generate_portfolio(args.out, spec, progress=progress_to_stderr)
+    summary = generate_portfolio(args.out, spec, progress=progress_to_stderr, workers=args.workers)
     print(summary.format_table())
     print(f"written to {args.out} in {time.perf_counter() - started:.1f} s")
     return 0

@@ -5,14 +5,19 @@ with no defects injected the sponsor's and the CRO's records agree exactly.
 Distributions follow published figures for industry phase III trials: sites per study
 lognormal with median 64 (IQR about 30-118), about 6 randomized subjects per site over
 about 18 months, screen failure 20-50 %, site activation 100-250 days after protocol final.
+
+Studies are independent: each is simulated from its own random stream, so any one study
+can be simulated alone, in any process, and comes out the same.
 """
 
 from __future__ import annotations
 
 import math
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cached_property
 
 # ISO code, acme-style name, zenith-style name, UTC offset (hours), local currency
 COUNTRIES = [
@@ -30,25 +35,20 @@ COUNTRIES = [
 CITY = {"US": "BOS", "DE": "BER", "FR": "PAR", "ES": "MAD", "IT": "MIL", "GB": "LON", "PL": "WAW", "CA": "TOR",
         "JP": "TKY", "KR": "SEL", "AU": "SYD", "BR": "SAO", "NL": "AMS", "BE": "BRU", "HU": "BUD", "CZ": "PRG",
         "IL": "TLV", "MX": "MEX", "AR": "BUE", "CN": "SHA"}
-# protocol visit code, planned day, CTQ, payable, fee in USD
+# protocol visit code, planned day, CTQ, payable, fee in USD: fortnightly for twelve
+# weeks, then every four weeks to a year, as phase III protocols run (a study takes the
+# first few to all of them, then end of treatment and follow-up)
 VISITS = [("SCR", -21, False, True, 350), ("RND", 1, True, True, 1400), ("W02", 15, False, True, 600),
-          ("W04", 29, True, True, 900), ("W08", 57, False, True, 700), ("W12", 85, True, True, 900),
-          ("W16", 113, False, True, 700), ("W24", 169, True, True, 950), ("W36", 253, False, True, 750),
-          ("W52", 365, True, True, 1100)]
+          ("W04", 29, True, True, 900), ("W06", 43, False, True, 600), ("W08", 57, False, True, 700),
+          ("W10", 71, False, True, 600), ("W12", 85, True, True, 900), ("W16", 113, False, True, 700),
+          ("W20", 141, False, True, 700), ("W24", 169, True, True, 950), ("W28", 197, False, True, 700),
+          ("W32", 225, False, True, 700), ("W36", 253, True, True, 750), ("W40", 281, False, True, 700),
+          ("W44", 309, False, True, 700), ("W48", 337, False, True, 700), ("W52", 365, True, True, 1100)]
 END_VISITS = [("EOT", None, True, True, 1000), ("FU", None, False, False, 0)]
 USD_VALUE = {"USD": 1.0, "EUR": 1.13, "GBP": 1.32, "JPY": 0.0068, "PLN": 0.27, "CAD": 0.72}
 
 
-@dataclass
-class Subject:
-    subject_id: str
-    screened: date
-    randomized: date | None
-    screen_failed: date | None
-    visits: list["Visit"] = field(default_factory=list)
-
-
-@dataclass
+@dataclass(slots=True)
 class Visit:
     visit_code: str
     visit_date: date
@@ -60,6 +60,15 @@ class Visit:
     currency: str
 
 
+@dataclass(slots=True)
+class Subject:
+    subject_id: str
+    screened: date
+    randomized: date | None
+    screen_failed: date | None
+    visits: list[Visit] = field(default_factory=list)
+
+
 @dataclass
 class Site:
     number: str  # sponsor site number
@@ -69,6 +78,10 @@ class Site:
     irb_ok: date
     cta_signed: date
     subjects: list[Subject] = field(default_factory=list)
+
+    @cached_property
+    def first_screened(self) -> date | None:
+        return min((subject.screened for subject in self.subjects), default=None)
 
 
 @dataclass
@@ -83,9 +96,18 @@ class Country:
     planned_subjects: int
     sites: list[Site] = field(default_factory=list)
 
+    @cached_property
+    def first_siv(self) -> date:
+        return min(site.siv for site in self.sites)
+
+    @cached_property
+    def first_screened(self) -> date | None:
+        return min((site.first_screened for site in self.sites if site.first_screened), default=None)
+
 
 @dataclass
 class Study:
+    index: int
     study_id: str
     cro_id: str
     cro_ref: str
@@ -97,12 +119,28 @@ class Study:
     countries: list[Country] = field(default_factory=list)
     closed: date | None = None
 
+    @property
+    def sites(self) -> list[Site]:
+        return [site for country in self.countries for site in country.sites]
 
-def simulate(spec, rng: random.Random) -> list[Study]:
-    return [_study(spec, rng, index) for index in range(spec.studies)]
+    @cached_property
+    def first_siv(self) -> date:
+        return min(country.first_siv for country in self.countries)
+
+    @cached_property
+    def first_screened(self) -> date | None:
+        return min((country.first_screened for country in self.countries if country.first_screened), default=None)
+
+    @cached_property
+    def visits_per_day(self) -> Counter[tuple[date, str]]:
+        """How many visits happened per (day, country code)."""
+        return Counter((visit.visit_date, country.code) for country in self.countries for site in country.sites
+                       for subject in site.subjects for visit in subject.visits)
 
 
-def _study(spec, rng: random.Random, index: int) -> Study:
+def simulate_study(spec, index: int) -> Study:
+    """Study number `index` of `spec`'s portfolio, from its own random stream."""
+    rng = random.Random(f"{spec.seed}/study/{index}")
     cro_id = spec.cros[index % len(spec.cros)]
     protocol_final = spec.end_date - timedelta(days=rng.randint(45, 1100))
     visit_count = rng.randint(3, len(VISITS) - 2)
@@ -110,9 +148,10 @@ def _study(spec, rng: random.Random, index: int) -> Study:
         (code, VISITS[1 + visit_count][1] + 28 * (i + 1), ctq, payable, fee) for i, (code, _, ctq, payable, fee) in enumerate(END_VISITS)
     ]
     study = Study(
+        index=index,
         study_id=f"CG-{1001 + index}",
         cro_id=cro_id,
-        cro_ref=_cro_study_ref(cro_id, rng),
+        cro_ref=_cro_study_ref(cro_id, index, spec.seed),
         protocol_version=f"{rng.randint(1, 4)}.0",
         protocol_final=protocol_final,
         budget_currency=("USD", "EUR", "GBP")[index % 3],
@@ -129,10 +168,12 @@ def _study(spec, rng: random.Random, index: int) -> Study:
     return study
 
 
-def _cro_study_ref(cro_id: str, rng: random.Random) -> str:
+def _cro_study_ref(cro_id: str, index: int, seed: int) -> str:
+    """The CRO's own study reference: random-looking, but distinct for every study of a
+    portfolio (index * 6337 is a bijection modulo 9 000 and 90 000)."""
     if cro_id == "zenith":
-        return f"ZN-{rng.randint(10000, 99999)}"
-    return f"{cro_id[:3].upper()}-{rng.randint(1000, 9999)}"
+        return f"ZN-{10000 + (seed * 7919 + index * 6337) % 90000}"
+    return f"{cro_id[:3].upper()}-{1000 + (seed * 7919 + index * 6337) % 9000}"
 
 
 def _split(total: int, parts: int, rng: random.Random) -> list[int]:

@@ -1,11 +1,32 @@
-{#- The latest accrual per study, month and rate code (by UpdatedAt). -#}
+{#- The latest accrual per study, month and rate code (by UpdatedAt). Incremental by
+    that key: a build computes again only the accruals with a version conformed since
+    the last. -#}
+{%- set key = ['cro_id', 'cro_study_ref', 'accrual_month', 'rate_code'] %}
+{{ config(
+    materialized='incremental',
+    unique_key=key,
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ forget_changed_keys(ref('int_cro__accruals__checked'), " ~ key ~ ") }}",
+) }}
+
 with checked as (
-    select * from {{ ref('int_cro__accruals__checked') }}
-    where _quarantine_rule is null
+    select * from {{ ref('int_cro__accruals__checked') }} as versions
+    where versions._quarantine_rule is null
+    {%- if is_incremental() %}
+        and {{ key_changed_upstream('versions', ref('int_cro__accruals__checked'), key) }}
+    {%- endif %}
 ),
 
 latest as (
-    {{ latest_version('checked', ['cro_id', 'cro_study_ref', 'accrual_month', 'rate_code'], 'updated_at') }}
+    {{ latest_version('checked', key, 'updated_at') }}
+),
+
+final as (
+    select
+        latest.*,
+        {{ as_of_basis() }} as _as_of_basis
+    from latest
 )
 
-select * from latest
+select * from final

@@ -1,5 +1,7 @@
 {#- CRO accrual versions in canonical cost buckets and the reporting currency.
     `internal_cost` is CRO-internal: it never reaches a sponsor-facing output. -#}
+{{ config(materialized='incremental', unique_key=['_delivery_id', '_row_number'], incremental_strategy='delete+insert', on_schema_change='append_new_columns') }}
+
 with staged as (
     select * from {{ ref('stg_cro__accruals') }}
 ),
@@ -40,4 +42,7 @@ checked as (
         and staged.accrual_month_start = fx.month_start
 )
 
-select * from checked
+{{ new_or_changed_rows('checked', [
+    'study_id', 'cost_bucket_code', 'amount_reporting', '_quarantine_rule', '_quarantine_value',
+    '_quarantine_reason',
+]) }}

@@ -1,5 +1,7 @@
 {#- Every CRO event version delivered, in canonical codes, with the reason it cannot be
     conformed. -#}
+{{ config(materialized='incremental', unique_key=['_delivery_id', '_row_number'], incremental_strategy='delete+insert', on_schema_change='append_new_columns') }}
+
 with staged as (
     select * from {{ ref('stg_cro__events') }}
 ),
@@ -52,4 +54,7 @@ checked as (
         and {{ in_force('event_types', 'staged._delivery_date') }}
 )
 
-select * from checked
+{{ new_or_changed_rows('checked', [
+    'study_id', 'country_code', 'site_number', 'event_type_code', 'milestone_code',
+    '_quarantine_rule', '_quarantine_value', '_quarantine_reason',
+]) }}

@@ -1,17 +1,29 @@
+-- depends_on: {{ ref('int_as_of_date') }}
 {#- CRO events as they stand at the as-of date: only versions recorded by then, the
     latest version of each event id, corrections applied (an event naming another in
     `supersedes` replaces it; among several corrections of one event the latest recorded
-    wins), VOIDs removed with the event they cancel. -#}
-with as_of as (
-    select as_of_date from {{ ref('int_as_of_date') }}
-),
+    wins), VOIDs removed with the event they cancel. Incremental by study, the unit a
+    correction stays within: a build computes again only the studies with an event
+    conformed since the last. -#}
+{%- set study = ['cro_id', 'cro_study_ref'] %}
+{{ config(
+    materialized='incremental',
+    unique_key=['cro_id', 'event_id'],
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ forget_changed_keys(ref('int_cro__events__checked'), " ~ study ~ ") }}",
+) }}
 
-known as (
+with known as (
     select events.*
     from {{ ref('int_cro__events__checked') }} as events
-    cross join as_of
     where events._quarantine_rule is null
-        and events.recorded_local_date <= as_of.as_of_date
+        {%- if var('as_of') %}
+        and events.recorded_local_date <= (select as_of_date from {{ ref('int_as_of_date') }})
+        {%- endif %}
+        {%- if is_incremental() %}
+        and {{ key_changed_upstream('events', ref('int_cro__events__checked'), study) }}
+        {%- endif %}
 ),
 
 latest as (
@@ -61,7 +73,9 @@ final as (
         -- lineage
         latest._delivery_id,
         latest._file_name,
-        latest._row_number
+        latest._row_number,
+        latest._built_at,
+        {{ as_of_basis() }} as _as_of_basis
     from latest
     left join superseded
         on latest.cro_id = superseded.cro_id

@@ -1,5 +1,7 @@
 {#- Site payment versions in canonical codes and the reporting currency (FX of the
     payable month, else of the month the payment was last updated). -#}
+{{ config(materialized='incremental', unique_key=['_delivery_id', '_row_number'], incremental_strategy='delete+insert', on_schema_change='append_new_columns') }}
+
 with staged as (
     select * from {{ ref('stg_cro__site_payments') }}
 ),
@@ -60,4 +62,7 @@ checked as (
         and cast(mapped.fx_month_start as date) = fx.month_start
 )
 
-select * from checked
+{{ new_or_changed_rows('checked', [
+    'study_id', 'site_number', 'country_code', 'known_site_code', 'visit_code', 'fx_month_start',
+    'amount_reporting', '_quarantine_rule', '_quarantine_value', '_quarantine_reason',
+]) }}

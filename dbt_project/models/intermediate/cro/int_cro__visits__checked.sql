@@ -1,6 +1,8 @@
 {#- Every CRO subject-visit version delivered, with the protocol's visit code (governed
     mapping, per CRO and study), the canonical finance state and the schedule's CTQ and
     payable flags. -#}
+{{ config(materialized='incremental', unique_key=['_delivery_id', '_row_number'], incremental_strategy='delete+insert', on_schema_change='append_new_columns') }}
+
 with staged as (
     select * from {{ ref('stg_cro__visits') }}
 ),
@@ -78,4 +80,8 @@ checked as (
         and mapped.visit_code = schedule.visit_code
 )
 
-select * from checked
+{{ new_or_changed_rows('checked', [
+    'study_id', 'site_number', 'country_code', 'visit_code', 'finance_state_code',
+    'known_site_code', 'is_ctq', 'is_payable', '_quarantine_rule', '_quarantine_value',
+    '_quarantine_reason',
+]) }}

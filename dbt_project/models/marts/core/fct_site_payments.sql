@@ -1,3 +1,8 @@
+{#- The latest state of each site payment, in canonical codes and the reporting
+    currency. A view: the rows live in the incremental int_cro__site_payments, and a
+    table would copy millions of rows on every build. -#}
+{{ config(materialized='view') }}
+
 select
     -- ids
     payment_id,
@@ -18,5 +23,6 @@ select
     amount_reporting,
     -- lineage
     _delivery_id,
-    _row_number
+    _row_number,
+    _built_at
 from {{ ref('int_cro__site_payments') }}

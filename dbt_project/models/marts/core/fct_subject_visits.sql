@@ -1,4 +1,8 @@
-{#- The latest state of each subject visit, in protocol visit codes. -#}
+{#- The latest state of each subject visit, in protocol visit codes. A view: the rows
+    live in the incremental int_cro__visits, and a table would copy millions of rows on
+    every build. -#}
+{{ config(materialized='view') }}
+
 select
     -- ids
     study_id,
@@ -20,5 +24,6 @@ select
     is_payable,
     -- lineage
     _delivery_id,
-    _row_number
+    _row_number,
+    _built_at
 from {{ ref('int_cro__visits') }}

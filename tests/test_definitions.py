@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -63,3 +64,37 @@ def test_dbt_feed_list_matches_the_contract():
     macro = (PROJECT_ROOT / "dbt_project" / "macros" / "feeds.sql").read_text()
     pairs = re.findall(r"\('(\w+)', '(\w+)'\)", macro)
     assert pairs == [(feed.side, feed.name) for feed in load_contract().feeds]
+
+
+def test_the_manifest_is_parsed_again_only_when_the_project_or_the_settings_changed(tmp_path, monkeypatch):
+    from dagster_dbt import DbtProject
+
+    from orchestration.assets.dbt import prepare_manifest
+
+    copy = tmp_path / "dbt_project"
+    shutil.copytree(PROJECT_ROOT / "dbt_project", copy, ignore=shutil.ignore_patterns("target", "logs", ".user.yml"))
+    project = DbtProject(project_dir=copy)
+
+    settings = {"CG_WAREHOUSE": str(tmp_path / "warehouse.duckdb"), "CG_AS_OF": "", "CG_REPORTING_CURRENCY": "USD"}
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)  # a parse sets them for dbt: restored after the test
+    parsed_at = prepare_manifest(project, settings).stat().st_mtime_ns
+    assert prepare_manifest(project, settings).stat().st_mtime_ns == parsed_at  # nothing changed: no parse
+    assert prepare_manifest(project, {**settings, "CG_AS_OF": "2026-06-30"}).stat().st_mtime_ns > parsed_at
+
+    (copy / "models" / "marts" / "kpi" / "kpi_new.sql").write_text("select 1 as answer\n")
+    assert '"model.common_ground.kpi_new"' in prepare_manifest(project, settings).read_text()
+    (copy / "models" / "marts" / "kpi" / "kpi_new.sql").unlink()
+    assert '"model.common_ground.kpi_new"' not in prepare_manifest(project, settings).read_text()
+
+
+def test_each_layer_of_model_gates_is_one_step_with_a_blocking_check_per_model():
+    from orchestration.assets.dbt import model_gate_checks
+
+    specs = {definition.node_def.name: sorted((key.asset_key.to_user_string(), key.name) for key in definition.check_keys)
+             for definition in model_gate_checks}
+    assert sorted(specs) == ["conformed_gates", "mart_gates"]
+    assert ("marts/fct_subject_visits", "conformed_gate") in specs["conformed_gates"]
+    assert ("marts/kpi_country_startup", "mart_gate") in specs["mart_gates"]
+    assert len(specs["conformed_gates"]) == 7 and len(specs["mart_gates"]) == 6
+    assert all(spec.blocking for definition in model_gate_checks for spec in definition.check_specs)

@@ -17,7 +17,7 @@ from orchestration.ingest.loader import ensure_warehouse, ingest_feed
 from orchestration.settings import DBT_EXECUTABLE
 from orchestration.warehouse import connect
 
-from conftest import PROJECT_ROOT, write_delivery
+from conftest import PROJECT_ROOT, run_pipeline, settings_for, write_delivery
 
 KPI_FIXTURE = PROJECT_ROOT / "tests" / "fixtures" / "kpi"
 FIRST_WEEK = "20260608"  # deliveries extracted up to this day arrive first
@@ -142,3 +142,31 @@ def test_changing_the_as_of_date_and_back_rebuilds_what_depends_on_it(tmp_path, 
     build(copy_project(tmp_path / "fresh"), fresh, as_of="2026-06-05")
     assert as_of_past == state(fresh)
     assert state(warehouse) == state(from_scratch)
+
+
+def test_the_gate_of_an_incremental_fact_validates_the_rows_built_since_it_last_passed(tmp_path):
+    landing = tmp_path / "landing"
+    settings = settings_for(tmp_path, landing)
+
+    def build_week(files: list[Path]) -> dict[str, int]:
+        for path in files:
+            write_delivery(landing, path.parent.name, path.name, path.read_bytes())
+        result = run_pipeline(settings)
+        assert result.success
+        return {
+            check.asset_key.to_user_string(): check.metadata["rows_validated"].value
+            for check in result.get_asset_check_evaluations() if check.check_name == "conformed_gate"
+        }
+
+    first = build_week(fixture_files(True))
+    with connect(settings.warehouse, read_only=True) as con:
+        visits_after_first_week = con.execute("select count(*) from marts.fct_subject_visits").fetchall()[0][0]
+    second = build_week(fixture_files(False))
+
+    with connect(settings.warehouse, read_only=True) as con:
+        (total, rebuilt), = con.execute(
+            "select count(*), count(*) filter (where _built_at = (select max(_built_at) from marts.fct_subject_visits)) "
+            "from marts.fct_subject_visits"
+        ).fetchall()
+    assert first["marts/fct_subject_visits"] == visits_after_first_week
+    assert second["marts/fct_subject_visits"] == rebuilt < total  # not the first week's rows again

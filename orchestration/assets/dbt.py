@@ -21,28 +21,40 @@ from dagster_dbt import (
 )
 
 from orchestration.gates.checks import build_model_gate_checks
-from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR
+from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, Settings
 from orchestration.warehouse import POOL
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR)
 
 
-def prepare_manifest(project: DbtProject) -> Path:
-    """Parse the project when the manifest is older than any of its files, so the manifest
-    matches the models on disk without every process start paying for a parse. Runs
-    starting together each load this module: parsing is serialized by a file lock, and the
-    manifest is published by an atomic rename, so no process ever reads one half written."""
+def prepare_manifest(project: DbtProject, dbt_env: Mapping[str, str]) -> Path:
+    """Parse the project when the manifest is older than any of its files or was parsed
+    with other settings, so the manifest matches the models on disk without every process
+    start paying for a parse. The parse runs with the settings the dbt runs will have:
+    dbt's partial parsing (which every run starts from) is void once the warehouse path or
+    a setting differs. Runs starting together each load this module: parsing is
+    serialized by a file lock, and the manifest is published by an atomic rename, so no
+    process ever reads one half written."""
     target = Path(project.project_dir) / project.target_path
     target.mkdir(parents=True, exist_ok=True)
     published = target / "manifest.published.json"
+    parsed_with = target / "manifest.published.env.json"
+    settings = json.dumps(dict(sorted(dbt_env.items())))
     with (target / ".parse.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if published.exists() and published.stat().st_mtime > _newest_project_file(Path(project.project_dir)):
+        if (
+            published.exists()
+            and published.stat().st_mtime > _newest_project_file(Path(project.project_dir))
+            and parsed_with.exists()
+            and parsed_with.read_text() == settings
+        ):
             return published
+        os.environ.update(dbt_env)
         DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE).cli(["--quiet", "parse"], target_path=target).wait()
         staged = target / f".manifest.{os.getpid()}.json"
         shutil.copyfile(target / "manifest.json", staged)
         os.replace(staged, published)
+        parsed_with.write_text(settings)
     return published
 
 
@@ -54,7 +66,7 @@ def _newest_project_file(project_dir: Path) -> float:
     )
 
 
-MANIFEST = prepare_manifest(dbt_project)
+MANIFEST = prepare_manifest(dbt_project, Settings.from_env().dbt_env())
 
 LAYER_GROUPS = {"staging": "staging", "intermediate": "conform", "marts": "marts"}
 

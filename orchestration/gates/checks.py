@@ -14,11 +14,12 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 
 import dagster as dg
+import pandas as pd
 
 from orchestration.gates.suites import EXPECTATIONS_DIR, Suite, load_suite
-from orchestration.gates.validate import ExpectationOutcome, GateResult, publish_docs, validate
+from orchestration.gates.validate import PART_ROWS, ExpectationOutcome, GateResult, combine, publish_docs, validate
 from orchestration.resources import QualityGatesResource, WarehouseResource
-from orchestration.warehouse import POOL, arrow_frame, first_row, naive_utc, scalar
+from orchestration.warehouse import POOL, first_row, naive_utc, scalar
 
 MODEL_GATES = {"conformed": "conformed_gate", "marts": "mart_gate"}
 BUILT_AT = "_built_at"
@@ -31,12 +32,14 @@ create table if not exists audit.gate_watermarks (
 """
 
 
-def check_result(results: list[GateResult]) -> dg.AssetCheckResult:
+def check_result(results: list[GateResult], check_key: dg.AssetCheckKey | None = None) -> dg.AssetCheckResult:
     """One check result for the gate runs of one asset materialization."""
     outcomes = [outcome for result in results for outcome in result.outcomes]
     blocking = any(outcome.blocks for outcome in outcomes)
     warned = any(not outcome.success for outcome in outcomes)
     return dg.AssetCheckResult(
+        asset_key=check_key.asset_key if check_key else None,
+        check_name=check_key.name if check_key else None,
         passed=not warned,
         severity=dg.AssetCheckSeverity.ERROR if blocking else dg.AssetCheckSeverity.WARN,
         metadata=gate_metadata(results),
@@ -103,45 +106,67 @@ def _results_table(outcomes: list[ExpectationOutcome], rows: int) -> str:
 # Conformed and mart gates ----------------------------------------------------------------
 
 
-def model_suites() -> list[Suite]:
-    return [
-        load_suite(path.stem)
-        for gate in MODEL_GATES
-        for path in sorted(EXPECTATIONS_DIR.glob(f"{gate}__*.json"))
-    ]
+def model_suites(gate: str) -> list[Suite]:
+    return [load_suite(path.stem) for path in sorted(EXPECTATIONS_DIR.glob(f"{gate}__*.json"))]
 
 
 def build_model_gate_checks(
     asset_key_for_model: Callable[[str], dg.AssetKey], relation_for_model: Callable[[str], str]
 ) -> list[dg.AssetChecksDefinition]:
-    return [_model_gate_check(suite, asset_key_for_model, relation_for_model) for suite in model_suites()]
+    return [_layer_gate_checks(gate, asset_key_for_model, relation_for_model) for gate in MODEL_GATES]
 
 
-def _model_gate_check(suite: Suite, asset_key_for_model, relation_for_model) -> dg.AssetChecksDefinition:
-    gate, model = suite.name.split("__", 1)
-    relation = relation_for_model(model)
-    columns = _columns_used(suite)
+def _layer_gate_checks(gate: str, asset_key_for_model, relation_for_model) -> dg.AssetChecksDefinition:
+    """The gates of one layer as one step: each model's gate is its own blocking check, and
+    running them together costs one step and one Data Docs build instead of one per model."""
+    suites: dict[dg.AssetCheckKey, Suite] = {}
+    specs = []
+    for suite in model_suites(gate):
+        model = suite.name.split("__", 1)[1]
+        spec = dg.AssetCheckSpec(
+            MODEL_GATES[gate], asset=asset_key_for_model(model), blocking=True,
+            description=suite.definition.get("notes") or f"{suite.name}: the {gate} gate of {model}.",
+        )
+        specs.append(spec)
+        suites[spec.key] = suite
 
-    @dg.asset_check(
-        asset=asset_key_for_model(model),
-        name=MODEL_GATES[gate],
-        blocking=True,
-        pool=POOL,
-        description=suite.definition.get("notes") or f"{suite.name}: the {gate} gate of {model}.",
-    )
-    def _gate(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, gates: QualityGatesResource) -> dg.AssetCheckResult:
+    @dg.multi_asset_check(specs=specs, name=f"{MODEL_GATES[gate]}s", can_subset=True, pool=POOL)
+    def _gates(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, gates: QualityGatesResource):
+        verdicts = {}
         with warehouse.connect() as con:
-            since = _validated_through(con, suite.name, relation)
-            frame = _rows_to_validate(con, relation, columns, since)
-            result = validate(frame, suite, run_name=f"{context.run.run_id}-{model}", docs_dir=gates.docs_path)
-            if result.passed and since is not None and len(frame):
-                _record_validated_through(con, suite.name, frame[BUILT_AT].max())
-        publish_docs([result], gates.docs_path)
-        scope = "all rows" if since is None else f"rows built after {since:%Y-%m-%d %H:%M:%S}"
-        context.log.info(f"{suite.name}: {len(result.failures)} of {len(result.outcomes)} expectations not met on {result.rows} {scope}")
-        return check_result([result])
+            for key in sorted(context.selected_asset_check_keys, key=lambda key: key.asset_key.to_user_string()):
+                verdicts[key] = _run_gate(context, con, suites[key], relation_for_model(suites[key].name.split("__", 1)[1]), gates)
+        publish_docs(list(verdicts.values()), gates.docs_path)
+        for key, result in verdicts.items():
+            yield check_result([result], key)
 
-    return _gate
+    return _gates
+
+
+def _run_gate(context, con, suite: Suite, relation: str, gates: QualityGatesResource) -> GateResult:
+    """The suite on the model's rows, a batch of at most `PART_ROWS` at a time (its
+    expectations are all about single rows), so memory stays bounded on the largest facts."""
+    since = _validated_through(con, suite.name, relation)
+    columns = _columns_used(suite)
+    if since is None:
+        rows = con.sql(f"select {', '.join(columns)} from {relation}")
+    else:
+        rows = con.sql(f"select {', '.join([*columns, BUILT_AT])} from {relation} where {BUILT_AT} > ?", params=[since])
+    reader = rows.to_arrow_reader(PART_ROWS)
+    parts, built = [], []
+    for batch in reader:
+        frame = batch.to_pandas()
+        parts.append(validate(frame, suite, f"{context.run.run_id}-{suite.name}-{len(parts) + 1}", gates.docs_path))
+        if since is not None:
+            built.append(frame[BUILT_AT].max())
+    if not parts:  # nothing to validate: the check still reports every expectation
+        parts.append(validate(reader.schema.empty_table().to_pandas(), suite, f"{context.run.run_id}-{suite.name}", gates.docs_path))
+    result = combine(parts, suite)
+    if result.passed and built:
+        _record_validated_through(con, suite.name, max(built))
+    scope = "all rows" if since is None else f"rows built after {since:%Y-%m-%d %H:%M:%S}"
+    context.log.info(f"{suite.name}: {len(result.failures)} of {len(result.outcomes)} expectations not met on {result.rows} {scope}")
+    return result
 
 
 def _validated_through(con, suite_name: str, relation: str) -> datetime | None:
@@ -158,12 +183,6 @@ def _validated_through(con, suite_name: str, relation: str) -> datetime | None:
     con.execute(WATERMARKS_DDL)
     found = first_row(con, "select validated_through from audit.gate_watermarks where suite = ?", [suite_name])
     return found[0] if found else datetime(1900, 1, 1)
-
-
-def _rows_to_validate(con, relation: str, columns: list[str], since: datetime | None):
-    if since is None:
-        return arrow_frame(con, f"select {', '.join(columns)} from {relation}")
-    return arrow_frame(con, f"select {', '.join([*columns, BUILT_AT])} from {relation} where {BUILT_AT} > ?", [since])
 
 
 def _record_validated_through(con, suite_name: str, built_at) -> None:

@@ -22,6 +22,7 @@ from orchestration.gates.suites import Suite
 
 ROW_ID = "_row_number"
 SAMPLE_SIZE = 5
+PART_ROWS = 1_000_000  # rows validated at once: GX holds a frame of them, and more, in memory
 DOCS_SITE = "quality_gates"
 
 log = logging.getLogger(__name__)
@@ -145,17 +146,21 @@ def combine(parts: list[GateResult], suite: Suite) -> GateResult:
     )
 
 
-def publish_docs(results: list[GateResult], docs_dir: Path) -> None:
-    """Write the Data Docs pages of these gate runs and the site's index, in one build
-    (each build compiles GX's page templates anew, so pages are built together)."""
+def publish_docs(results: list[GateResult], docs_dir: Path, with_index: bool = True) -> None:
+    """Write the Data Docs pages of these gate runs in one build (each build compiles GX's
+    page templates anew, so pages are built together) and, unless told not to, the site's
+    index of this process's gate runs."""
+    validations = [identifier for result in results for identifier in result.validation_ids]
+    if not validations:
+        return
     from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 
-    validations = [identifier for result in results for identifier in result.validation_ids]
-    suites = {identifier.expectation_suite_identifier.name for identifier in validations}
-    if validations:
-        _gates(docs_dir.resolve()).context.build_data_docs(
-            site_names=[DOCS_SITE], resource_identifiers=[*validations, *map(ExpectationSuiteIdentifier, sorted(suites))]
-        )
+    suites = sorted({identifier.expectation_suite_identifier.name for identifier in validations})
+    _gates(docs_dir.resolve()).context.build_data_docs(
+        site_names=[DOCS_SITE],
+        resource_identifiers=[*validations, *map(ExpectationSuiteIdentifier, suites)],
+        build_index=with_index,
+    )
 
 
 def _outcome(item, suite: Suite, rows: int) -> ExpectationOutcome:

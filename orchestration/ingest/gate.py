@@ -19,13 +19,12 @@ import pandas as pd
 
 from orchestration.contract import Column, Feed
 from orchestration.gates.suites import TYPED_SUFFIX, Suite
-from orchestration.gates.validate import ROW_ID, ExpectationOutcome, GateResult, combine, validate
+from orchestration.gates.validate import PART_ROWS, ROW_ID, ExpectationOutcome, GateResult, combine, validate
 from orchestration.ingest.deliveries import Delivery
 from orchestration.ingest.reader import INCOMING, MalformedRow, quote_identifier
 from orchestration.warehouse import arrow_frame, naive_utc, scalar
 
 SHOWN_VALUE_LENGTH = 80
-PART_ROWS = 1_000_000
 
 
 def gate_delivery(

@@ -132,7 +132,8 @@ def ingest_feed(
     on_progress: Callable[[Outcome], None] | None = None,
 ) -> list[Outcome]:
     """Ingest every delivery of `feed` not yet in the ledger, in extract-time order, then
-    write the Data Docs pages of their contract gates."""
+    write the Data Docs pages of their contract gates (the index is written by the model
+    gates, once a run)."""
     suite = load_suite(raw_suite_name(feed))
     outcomes = []
     for delivery in discover(landing_dir, feed):
@@ -142,7 +143,7 @@ def ingest_feed(
         outcomes.append(outcome)
         if on_progress:
             on_progress(outcome)
-    publish_docs([outcome.gate for outcome in outcomes if outcome.gate], docs_dir)
+    publish_docs([outcome.gate for outcome in outcomes if outcome.gate], docs_dir, with_index=False)
     return outcomes
 
 

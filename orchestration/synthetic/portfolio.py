@@ -51,7 +51,7 @@ class PortfolioSpec:
 
 SIZES = {
     "tiny": {"studies": 2, "weeks": 3, "sites_scale": 0.06},
-    "demo": {"studies": 6, "weeks": 8, "sites_scale": 0.25},
+    "demo": {"studies": 6, "weeks": 6, "sites_scale": 0.25},
     "medium": {"studies": 50, "weeks": 12, "sites_scale": 1.0},
     "large": {"studies": 500, "weeks": 12, "sites_scale": 0.8},  # about 40 000 sites (37 000-47 000 by seed)
 }

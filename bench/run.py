@@ -1,7 +1,6 @@
 """Benchmark: the whole pipeline on a portfolio of a named size, against a floor.
 
-    .venv/bin/python bench/run.py --size demo      # also: medium, large
-    .venv/bin/python bench/run.py --size medium --incremental
+    .venv/bin/python bench/run.py --size demo --incremental    # also: tiny, medium, large
 
 For the size it generates a portfolio into a fresh folder, then builds everything in one
 headless run of the real `dagster` CLI into a fresh warehouse and Dagster instance, as

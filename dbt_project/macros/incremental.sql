@@ -52,6 +52,33 @@
     )
 {%- endmacro %}
 
+{#- The body of a model holding the latest conformed version of each key of a `__checked`
+    model, incremental by that key (the model's unique_key, with the pre-hook
+    `forget_changed_keys(checked, key_columns)`): a build computes again only the keys with
+    a row conformed since the last. -#}
+{% macro latest_conformed_version(checked, key_columns, version_column) -%}
+with checked as (
+    select * from {{ checked }} as versions
+    where versions._quarantine_rule is null
+    {%- if is_incremental() %}
+        and {{ key_changed_upstream('versions', checked, key_columns) }}
+    {%- endif %}
+),
+
+latest as (
+    {{ latest_version('checked', key_columns, version_column) }}
+),
+
+final as (
+    select
+        latest.*,
+        {{ as_of_basis() }} as _as_of_basis
+    from latest
+)
+
+select * from final
+{%- endmacro %}
+
 {#- Pre-hook of a model incremental by key: deletes the rows of every key (`unit_columns`,
     e.g. a subject visit, or a study for events whose corrections stay within it) whose
     upstream rows changed since the last build; the model then computes those keys again,

@@ -1,6 +1,4 @@
-{#- The latest accrual per study, month and rate code (by UpdatedAt). Incremental by
-    that key: a build computes again only the accruals with a version conformed since
-    the last. -#}
+{#- The latest accrual per study, month and rate code (by UpdatedAt), incremental by that key. -#}
 {%- set key = ['cro_id', 'cro_study_ref', 'accrual_month', 'rate_code'] %}
 {{ config(
     materialized='incremental',
@@ -10,23 +8,4 @@
     pre_hook="{{ forget_changed_keys(ref('int_cro__accruals__checked'), " ~ key ~ ") }}",
 ) }}
 
-with checked as (
-    select * from {{ ref('int_cro__accruals__checked') }} as versions
-    where versions._quarantine_rule is null
-    {%- if is_incremental() %}
-        and {{ key_changed_upstream('versions', ref('int_cro__accruals__checked'), key) }}
-    {%- endif %}
-),
-
-latest as (
-    {{ latest_version('checked', key, 'updated_at') }}
-),
-
-final as (
-    select
-        latest.*,
-        {{ as_of_basis() }} as _as_of_basis
-    from latest
-)
-
-select * from final
+{{ latest_conformed_version(ref('int_cro__accruals__checked'), key, 'updated_at') }}

@@ -1,5 +1,4 @@
-{#- The latest state of each subject visit (by UpdatedAt). Incremental by subject visit:
-    a build computes again only the visits with a version conformed since the last. -#}
+{#- The latest state of each subject visit (by UpdatedAt), incremental by subject visit. -#}
 {%- set key = ['cro_id', 'cro_study_ref', 'site_code', 'subject_id', 'cro_visit_code'] %}
 {{ config(
     materialized='incremental',
@@ -9,23 +8,4 @@
     pre_hook="{{ forget_changed_keys(ref('int_cro__visits__checked'), " ~ key ~ ") }}",
 ) }}
 
-with checked as (
-    select * from {{ ref('int_cro__visits__checked') }} as versions
-    where versions._quarantine_rule is null
-    {%- if is_incremental() %}
-        and {{ key_changed_upstream('versions', ref('int_cro__visits__checked'), key) }}
-    {%- endif %}
-),
-
-latest as (
-    {{ latest_version('checked', key, 'updated_at') }}
-),
-
-final as (
-    select
-        latest.*,
-        {{ as_of_basis() }} as _as_of_basis
-    from latest
-)
-
-select * from final
+{{ latest_conformed_version(ref('int_cro__visits__checked'), key, 'updated_at') }}

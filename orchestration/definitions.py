@@ -1,7 +1,5 @@
 """The Dagster code location: assembles assets, jobs and resources; no logic here."""
 
-import os
-
 import dagster as dg
 
 from orchestration.assets.api import build_api_pull_asset, build_api_resources
@@ -13,7 +11,6 @@ from orchestration.sensors import automation_sensor, delivery_sensors
 from orchestration.settings import Settings
 
 settings = Settings.from_env()
-os.environ.update(settings.dbt_env())  # dbt runs as a subprocess and reads these
 
 api_pull_assets = [build_api_pull_asset(cro_id) for cro_id, _ in settings.cro_apis]
 

@@ -77,10 +77,12 @@ def test_the_manifest_is_parsed_again_only_when_the_project_or_the_settings_chan
 
     settings = {"CG_WAREHOUSE": str(tmp_path / "warehouse.duckdb"), "CG_AS_OF": "", "CG_REPORTING_CURRENCY": "USD"}
     for name, value in settings.items():
-        monkeypatch.setenv(name, value)  # a parse sets them for dbt: restored after the test
+        monkeypatch.setenv(name, value)  # what dbt sees, as the code location sets it
     parsed_at = prepare_manifest(project, settings).stat().st_mtime_ns
     assert prepare_manifest(project, settings).stat().st_mtime_ns == parsed_at  # nothing changed: no parse
+    monkeypatch.setenv("CG_AS_OF", "2026-06-30")
     assert prepare_manifest(project, {**settings, "CG_AS_OF": "2026-06-30"}).stat().st_mtime_ns > parsed_at
+    monkeypatch.setenv("CG_AS_OF", "")
 
     (copy / "models" / "marts" / "kpi" / "kpi_new.sql").write_text("select 1 as answer\n")
     assert '"model.common_ground.kpi_new"' in prepare_manifest(project, settings).read_text()

@@ -21,9 +21,15 @@
     mapping tables), and only rows that are new or whose outcome changed are written: a
     mapping added or retired, a site renumbered, held rows that now conform, another
     reporting currency. `derived_columns` are the columns the model adds to its staged
-    input. Config: unique_key ['_delivery_id', '_row_number'], strategy delete+insert. A
-    table that predates incremental builds is written whole once. -#}
+    input. Sets the model's config (unique key: the raw row). A table that predates
+    incremental builds is written whole once. -#}
 {% macro new_or_changed_rows(relation, derived_columns) -%}
+{{ config(
+    materialized='incremental',
+    unique_key=['_delivery_id', '_row_number'],
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
+) }}
     select
         {{ relation }}.*,
         {{ build_time() }} as _built_at
@@ -52,11 +58,20 @@
     )
 {%- endmacro %}
 
-{#- The body of a model holding the latest conformed version of each key of a `__checked`
-    model, incremental by that key (the model's unique_key, with the pre-hook
-    `forget_changed_keys(checked, key_columns)`): a build computes again only the keys with
-    a row conformed since the last. -#}
-{% macro latest_conformed_version(checked, key_columns, version_column) -%}
+{#- A model holding the latest conformed version of each key of a `__checked` model,
+    incremental by that key (its unique_key, with the pre-hook `forget_changed_keys`): a
+    build computes again only the keys with a row conformed since the last. Sets the
+    model's config and writes its body. -#}
+{% macro latest_conformed_version(checked_model, key_columns, version_column) -%}
+{{ config(
+    materialized='incremental',
+    unique_key=key_columns,
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ forget_changed_keys(ref('" ~ checked_model ~ "'), " ~ key_columns ~ ") }}",
+) }}
+{%- set checked = ref(checked_model) %}
+
 with checked as (
     select * from {{ checked }} as versions
     where versions._quarantine_rule is null

@@ -30,11 +30,11 @@ dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR)
 def prepare_manifest(project: DbtProject, dbt_env: Mapping[str, str]) -> Path:
     """Parse the project when the manifest is older than any of its files or was parsed
     with other settings, so the manifest matches the models on disk without every process
-    start paying for a parse. The parse runs with the settings the dbt runs will have:
-    dbt's partial parsing (which every run starts from) is void once the warehouse path or
-    a setting differs. Runs starting together each load this module: parsing is
-    serialized by a file lock, and the manifest is published by an atomic rename, so no
-    process ever reads one half written."""
+    start paying for a parse. `dbt_env` are the settings in this process's environment,
+    which the parse and the dbt runs see alike: dbt's partial parsing (which every run
+    starts from) is void once the warehouse path or a setting differs. Runs starting
+    together each load this module: parsing is serialized by a file lock, and the manifest
+    is published by an atomic rename, so no process ever reads one half written."""
     target = Path(project.project_dir) / project.target_path
     target.mkdir(parents=True, exist_ok=True)
     published = target / "manifest.published.json"
@@ -49,7 +49,6 @@ def prepare_manifest(project: DbtProject, dbt_env: Mapping[str, str]) -> Path:
             and parsed_with.read_text() == settings
         ):
             return published
-        os.environ.update(dbt_env)
         DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE).cli(["--quiet", "parse"], target_path=target).wait()
         staged = target / f".manifest.{os.getpid()}.json"
         shutil.copyfile(target / "manifest.json", staged)
@@ -66,7 +65,9 @@ def _newest_project_file(project_dir: Path) -> float:
     )
 
 
-MANIFEST = prepare_manifest(dbt_project, Settings.from_env().dbt_env())
+DBT_ENV = Settings.from_env().dbt_env()
+os.environ.update(DBT_ENV)  # dbt runs as a subprocess and reads these
+MANIFEST = prepare_manifest(dbt_project, DBT_ENV)
 
 LAYER_GROUPS = {"staging": "staging", "intermediate": "conform", "marts": "marts"}
 

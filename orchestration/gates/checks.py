@@ -17,9 +17,11 @@ import dagster as dg
 import pandas as pd
 
 from orchestration.gates.suites import EXPECTATIONS_DIR, Suite, load_suite
-from orchestration.gates.validate import PART_ROWS, ExpectationOutcome, GateResult, combine, publish_docs, validate
+from orchestration.gates.validate import (
+    PART_ROWS, ExpectationOutcome, GateResult, combine, merge_outcomes, publish_docs, validate,
+)
 from orchestration.resources import QualityGatesResource, WarehouseResource
-from orchestration.warehouse import POOL, first_row, naive_utc, scalar
+from orchestration.warehouse import POOL, first_row, naive_utc
 
 MODEL_GATES = {"conformed": "conformed_gate", "marts": "mart_gate"}
 BUILT_AT = "_built_at"
@@ -47,8 +49,8 @@ def check_result(results: list[GateResult], check_key: dg.AssetCheckKey | None =
 
 
 def gate_metadata(results: list[GateResult]) -> dict:
-    outcomes = [outcome for result in results for outcome in result.outcomes]
     rows = sum(result.rows for result in results)
+    outcomes = _per_expectation([outcome for result in results for outcome in result.outcomes], rows)
     pages = [result.docs_path for result in results if result.docs_path]
     failing_pages = [result.docs_path for result in results if result.docs_path and result.failures]
     metadata = {
@@ -57,32 +59,21 @@ def gate_metadata(results: list[GateResult]) -> dict:
         "batches_validated": len(results),
         "rows_validated": rows,
         "gate_seconds": round(sum(result.seconds for result in results), 2),
-        "expectations_blocking": sum(1 for outcome in _per_expectation(outcomes) if outcome.blocks),
-        "expectations_not_met": sum(1 for outcome in _per_expectation(outcomes) if not outcome.success),
-        "results": dg.MetadataValue.md(_results_table(_per_expectation(outcomes), rows)),
+        "expectations_blocking": sum(1 for outcome in outcomes if outcome.blocks),
+        "expectations_not_met": sum(1 for outcome in outcomes if not outcome.success),
+        "results": dg.MetadataValue.md(_results_table(outcomes, rows)),
     }
     if pages:
         metadata["data_docs"] = dg.MetadataValue.url((failing_pages or pages)[-1].as_uri())
     return metadata
 
 
-def _per_expectation(outcomes: Iterable[ExpectationOutcome]) -> list[ExpectationOutcome]:
+def _per_expectation(outcomes: Iterable[ExpectationOutcome], rows: int) -> list[ExpectationOutcome]:
     """The outcomes of one expectation over several batches, folded into one."""
-    folded: dict[tuple, ExpectationOutcome] = {}
+    grouped: dict[tuple, list[ExpectationOutcome]] = {}
     for outcome in outcomes:
-        key = (outcome.expectation, outcome.columns, outcome.reason)
-        earlier = folded.get(key)
-        if earlier is None:
-            folded[key] = outcome
-            continue
-        folded[key] = ExpectationOutcome(
-            reason=outcome.reason, expectation=outcome.expectation, columns=outcome.columns,
-            severity=outcome.severity, success=earlier.success and outcome.success, blocks=earlier.blocks or outcome.blocks,
-            unexpected_count=earlier.unexpected_count + outcome.unexpected_count,
-            unexpected_percent=0.0, sample=(earlier.sample + outcome.sample)[:5],
-            error=earlier.error or outcome.error,
-        )
-    return list(folded.values())
+        grouped.setdefault((outcome.expectation, outcome.columns, outcome.reason), []).append(outcome)
+    return [merge_outcomes(same, rows) for same in grouped.values()]
 
 
 def _results_table(outcomes: list[ExpectationOutcome], rows: int) -> str:
@@ -119,7 +110,7 @@ def build_model_gate_checks(
 def _layer_gate_checks(gate: str, asset_key_for_model, relation_for_model) -> dg.AssetChecksDefinition:
     """The gates of one layer as one step: each model's gate is its own blocking check, and
     running them together costs one step and one Data Docs build instead of one per model."""
-    suites: dict[dg.AssetCheckKey, Suite] = {}
+    gated: dict[dg.AssetCheckKey, tuple[Suite, str]] = {}  # the suite and the relation it validates
     specs = []
     for suite in model_suites(gate):
         model = suite.name.split("__", 1)[1]
@@ -128,14 +119,14 @@ def _layer_gate_checks(gate: str, asset_key_for_model, relation_for_model) -> dg
             description=suite.definition.get("notes") or f"{suite.name}: the {gate} gate of {model}.",
         )
         specs.append(spec)
-        suites[spec.key] = suite
+        gated[spec.key] = (suite, relation_for_model(model))
 
     @dg.multi_asset_check(specs=specs, name=f"{MODEL_GATES[gate]}s", can_subset=True, pool=POOL)
     def _gates(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, gates: QualityGatesResource):
         verdicts = {}
         with warehouse.connect() as con:
             for key in sorted(context.selected_asset_check_keys, key=lambda key: key.asset_key.to_user_string()):
-                verdicts[key] = _run_gate(context, con, suites[key], relation_for_model(suites[key].name.split("__", 1)[1]), gates)
+                verdicts[key] = _run_gate(context, con, *gated[key], gates)
         publish_docs(list(verdicts.values()), gates.docs_path)
         for key, result in verdicts.items():
             yield check_result([result], key)
@@ -172,13 +163,7 @@ def _run_gate(context, con, suite: Suite, relation: str, gates: QualityGatesReso
 def _validated_through(con, suite_name: str, relation: str) -> datetime | None:
     """None for a model rebuilt whole (validate every row); for an incremental one the
     build time of the newest row the gate has passed (epoch when it never has)."""
-    schema, table = (part.strip('"') for part in relation.split("."))
-    incremental = scalar(
-        con,
-        "select count(*) from information_schema.columns where table_schema = ? and table_name = ? and column_name = ?",
-        [schema, table, BUILT_AT],
-    )
-    if not incremental:
+    if BUILT_AT not in con.sql(f"select * from {relation} limit 0").columns:
         return None
     con.execute(WATERMARKS_DDL)
     found = first_row(con, "select validated_through from audit.gate_watermarks where suite = ?", [suite_name])

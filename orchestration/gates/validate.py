@@ -13,6 +13,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
@@ -120,20 +121,11 @@ def combine(parts: list[GateResult], suite: Suite) -> GateResult:
     rows = sum(part.rows for part in parts)
     outcomes = []
     for same in zip(*(part.outcomes for part in parts)):
-        first = same[0]
-        unexpected = sum(outcome.unexpected_count for outcome in same)
-        success = all(outcome.success for outcome in same)
-        error = next((outcome.error for outcome in same if outcome.error), None)
-        outcomes.append(dataclasses.replace(
-            first,
-            success=success,
-            blocks=first.severity == "error" and not success and (error is not None or suite.blocks(unexpected, rows)),
-            unexpected_count=unexpected,
-            unexpected_percent=100 * unexpected / rows if rows else 0.0,
-            sample=tuple(value for outcome in same for value in outcome.sample)[:SAMPLE_SIZE],
-            row_numbers=tuple(number for outcome in same for number in outcome.row_numbers),
-            error=error,
-        ))
+        merged = merge_outcomes(same, rows)
+        blocks = merged.severity == "error" and not merged.success and (
+            merged.error is not None or suite.blocks(merged.unexpected_count, rows)
+        )
+        outcomes.append(dataclasses.replace(merged, blocks=blocks))
     failing = [part.docs_path for part in parts if part.failures and part.docs_path]
     return GateResult(
         suite=suite.name,
@@ -143,6 +135,22 @@ def combine(parts: list[GateResult], suite: Suite) -> GateResult:
         docs_path=(failing or [parts[0].docs_path])[0],
         seconds=sum(part.seconds for part in parts),
         validation_ids=tuple(identifier for part in parts for identifier in part.validation_ids),
+    )
+
+
+def merge_outcomes(same: Sequence[ExpectationOutcome], rows: int) -> ExpectationOutcome:
+    """The outcomes of one expectation on several batches (of `rows` rows in all), as one;
+    it blocks where any of them did."""
+    unexpected = sum(outcome.unexpected_count for outcome in same)
+    return dataclasses.replace(
+        same[0],
+        success=all(outcome.success for outcome in same),
+        blocks=any(outcome.blocks for outcome in same),
+        unexpected_count=unexpected,
+        unexpected_percent=100 * unexpected / rows if rows else 0.0,
+        sample=tuple(value for outcome in same for value in outcome.sample)[:SAMPLE_SIZE],
+        row_numbers=tuple(number for outcome in same for number in outcome.row_numbers),
+        error=next((outcome.error for outcome in same if outcome.error), None),
     )
 
 

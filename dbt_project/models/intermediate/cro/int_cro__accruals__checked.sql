@@ -1,7 +1,5 @@
 {#- CRO accrual versions in canonical cost buckets and the reporting currency.
     `internal_cost` is CRO-internal: it never reaches a sponsor-facing output. -#}
-{{ config(materialized='incremental', unique_key=['_delivery_id', '_row_number'], incremental_strategy='delete+insert', on_schema_change='append_new_columns') }}
-
 with staged as (
     select * from {{ ref('stg_cro__accruals') }}
 ),

@@ -1,7 +1,5 @@
 {#- Every CRO event version delivered, in canonical codes, with the reason it cannot be
     conformed. -#}
-{{ config(materialized='incremental', unique_key=['_delivery_id', '_row_number'], incremental_strategy='delete+insert', on_schema_change='append_new_columns') }}
-
 with staged as (
     select * from {{ ref('stg_cro__events') }}
 ),

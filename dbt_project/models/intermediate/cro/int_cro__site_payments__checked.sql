@@ -1,7 +1,5 @@
 {#- Site payment versions in canonical codes and the reporting currency (FX of the
     payable month, else of the month the payment was last updated). -#}
-{{ config(materialized='incremental', unique_key=['_delivery_id', '_row_number'], incremental_strategy='delete+insert', on_schema_change='append_new_columns') }}
-
 with staged as (
     select * from {{ ref('stg_cro__site_payments') }}
 ),

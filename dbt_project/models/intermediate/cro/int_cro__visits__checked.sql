@@ -1,8 +1,6 @@
 {#- Every CRO subject-visit version delivered, with the protocol's visit code (governed
     mapping, per CRO and study), the canonical finance state and the schedule's CTQ and
     payable flags. -#}
-{{ config(materialized='incremental', unique_key=['_delivery_id', '_row_number'], incremental_strategy='delete+insert', on_schema_change='append_new_columns') }}
-
 with staged as (
     select * from {{ ref('stg_cro__visits') }}
 ),

@@ -5,6 +5,8 @@ import dagster as dg
 from orchestration.assets.api import build_api_pull_asset, build_api_resources
 from orchestration.assets.dbt import dbt_asset_definitions, model_gate_checks
 from orchestration.assets.raw import raw_assets
+from orchestration.freshness import sources_fresh
+from orchestration.jobs import release_held_delivery
 from orchestration.resources import build_resources
 from orchestration.schedules import as_of_dependent_marts, build_api_pull_schedule, daily_refresh
 from orchestration.sensors import automation_sensor, delivery_sensors
@@ -22,8 +24,8 @@ refresh_all = dg.define_asset_job(
 
 defs = dg.Definitions(
     assets=[*raw_assets, *dbt_asset_definitions, *api_pull_assets],
-    asset_checks=model_gate_checks,
-    jobs=[refresh_all, as_of_dependent_marts],
+    asset_checks=[*model_gate_checks, sources_fresh],
+    jobs=[refresh_all, as_of_dependent_marts, release_held_delivery],
     schedules=[daily_refresh, *build_api_pull_schedule(api_pull_assets)],
     sensors=[*delivery_sensors, automation_sensor],
     resources={**build_resources(settings), **build_api_resources(settings.cro_apis, settings.api_state_dir)},

@@ -1,45 +1,102 @@
-"""Sensors on the landing folders: one run per new delivery, exactly once.
+"""Sensors on the landing folders: every delivery ingested, none stranded, none twice.
 
 One sensor per side of the contract watches every source folder of that side
-(`sponsor/`, every `cro-<id>/`), so a new CRO is picked up without new code. A delivery
-is identified by its path and the SHA-256 of its bytes: the run key, so an identical
-file seen again requests nothing, and a file rewritten with other bytes is a new
-delivery (which the ledger then judges). The cursor remembers (size, mtime, hash) per
-file, so unchanged files are not hashed again on every tick.
+(`sponsor/`, every `cro-<id>/`), so a new CRO is picked up without new code. On each tick
+it compares the landing folders with what the ledger holds, and requests one ingestion
+run for the feeds of that side with deliveries still pending.
+
+What the ledger holds is read from the receipts beside the archive
+(`<archive>/<source>/<sha256[:16]>-<file>.receipt.json`): a receipt file is written only
+once its delivery's ledger row committed, and reading files never takes the warehouse's
+lock, which a sensor polling every few seconds would otherwise contend for with the runs.
+A file is pending while no receipt names it, or when it changed after its newest receipt
+and no receipt has its new hash. So the sensor keeps no memory of its own (its cursor
+stays empty) and a delivery whose run failed is simply still pending: it is requested
+again, once no run for it is in flight and a minute has passed since the last attempt
+(Dagster's run retries, in `dagster.yaml`, usually got there first).
 """
 
-import json
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
 
 import dagster as dg
-import duckdb
 
 from orchestration.assets.raw import raw_asset_key
 from orchestration.contract import SIDES, load_contract
 from orchestration.ingest.deliveries import Delivery, discover
-from orchestration.resources import LandingResource, WarehouseResource
+from orchestration.resources import LandingResource
 
 MINIMUM_INTERVAL_SECONDS = 10
+RETRY_AFTER_SECONDS = 60
+RECEIPT_SUFFIX = ".receipt.json"
+HASH_PREFIX = 16
+IN_FLIGHT = [
+    dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING,
+]
 
 
-def _fingerprint(delivery: Delivery, known: dict[str, list]) -> tuple[list, bool]:
-    """(size, mtime, sha256) of the file, reusing the cursor's hash when size and mtime
-    have not changed; and whether it is new or changed."""
-    stat = delivery.path.stat()
-    relative = f"{delivery.source}/{delivery.file_name}"
-    previous = known.get(relative)
-    if previous and previous[:2] == [stat.st_size, stat.st_mtime_ns]:
-        return previous, False
-    return [stat.st_size, stat.st_mtime_ns, delivery.sha256], True
+def receipted(archive_dir: Path, source: str) -> dict[str, tuple[set[str], float]]:
+    """For each file name of a source: the hash prefixes its receipts name, and the time
+    of the newest of them."""
+    found: dict[str, tuple[set[str], float]] = defaultdict(lambda: (set(), 0.0))
+    folder = archive_dir / source
+    if not folder.is_dir():
+        return found
+    for path in folder.iterdir():
+        name = path.name
+        if not name.endswith(RECEIPT_SUFFIX) or name.startswith("."):
+            continue
+        prefix, file_name = name[:HASH_PREFIX], name[HASH_PREFIX + 1 : -len(RECEIPT_SUFFIX)]
+        hashes, newest = found[file_name]
+        found[file_name] = (hashes | {prefix}, max(newest, path.stat().st_mtime))
+    return found
 
 
-def _recorded_deliveries(warehouse: WarehouseResource) -> set[tuple[str, str, str]]:
-    """(source, file name, sha256) of every delivery in the ledger. When the warehouse is
-    busy or new, nothing: the runs are then requested and find the work already done."""
-    try:
-        with warehouse.connect(read_only=True) as con:
-            return set(con.execute("select source, file_name, sha256 from audit.delivery_ledger").fetchall())
-    except (duckdb.Error, RuntimeError):
-        return set()
+def is_pending(delivery: Delivery, receipts: dict[str, tuple[set[str], float]]) -> bool:
+    hashes, newest = receipts.get(delivery.file_name, (set(), 0.0))
+    if not hashes:
+        return True
+    if delivery.path.stat().st_mtime <= newest:
+        return False
+    return delivery.sha256[:HASH_PREFIX] not in hashes  # rewritten since: judged by its bytes
+
+
+def pending_deliveries(landing: LandingResource, side: str) -> list[Delivery]:
+    receipts_by_source: dict[str, dict] = {}
+    pending = []
+    for feed in load_contract().feeds_of(side):
+        for delivery in discover(landing.landing_path, feed):
+            if delivery.source not in receipts_by_source:
+                receipts_by_source[delivery.source] = receipted(landing.archive_path, delivery.source)
+            if is_pending(delivery, receipts_by_source[delivery.source]):
+                pending.append(delivery)
+    return pending
+
+
+def _digest(deliveries: list[Delivery]) -> str:
+    listing = sorted(f"{d.source}/{d.file_name}:{d.path.stat().st_size}:{d.path.stat().st_mtime_ns}" for d in deliveries)
+    return hashlib.sha256("\n".join(listing).encode()).hexdigest()[:HASH_PREFIX]
+
+
+def _wait_reason(instance: dg.DagsterInstance, side: str, digest: str) -> str | None:
+    """Why no run should be requested now, or None."""
+    in_flight = instance.get_run_records(dg.RunsFilter(tags={"cg/side": side}, statuses=IN_FLIGHT), limit=1)
+    if in_flight:
+        return f"run {in_flight[0].dagster_run.run_id} is ingesting {side} deliveries"
+    earlier = instance.get_run_records(dg.RunsFilter(tags={"cg/pending": digest}), limit=1)
+    if earlier and earlier[0].end_time:
+        waited = datetime.now(timezone.utc).timestamp() - earlier[0].end_time
+        if waited < RETRY_AFTER_SECONDS:
+            return (
+                f"run {earlier[0].dagster_run.run_id} for these deliveries ended "
+                f"{earlier[0].dagster_run.status.value.lower()} {waited:.0f} s ago; trying again after {RETRY_AFTER_SECONDS} s"
+            )
+    return None
 
 
 def build_delivery_sensor(side: str) -> dg.SensorDefinition:
@@ -47,31 +104,32 @@ def build_delivery_sensor(side: str) -> dg.SensorDefinition:
 
     @dg.sensor(
         name=f"{side}_deliveries",
-        description=f"Starts ingestion when a {side} delivery lands (one run per new file, keyed by its hash).",
+        description=(
+            f"Starts ingestion when {side} deliveries are pending (in a landing folder, not in the ledger): "
+            "one run for all of them, tried again until each is recorded."
+        ),
         asset_selection=[raw_asset_key(feed) for feed in feeds],
         minimum_interval_seconds=MINIMUM_INTERVAL_SECONDS,
         default_status=dg.DefaultSensorStatus.RUNNING,
     )
-    def _sensor(context: dg.SensorEvaluationContext, landing: LandingResource, warehouse: WarehouseResource):
-        known = json.loads(context.cursor) if context.cursor else {}
-        recorded = _recorded_deliveries(warehouse) if not known else set()
-        seen, requests = {}, []
-        for feed in feeds:
-            for delivery in discover(landing.landing_path, feed):
-                fingerprint, is_new = _fingerprint(delivery, known)
-                seen[f"{delivery.source}/{delivery.file_name}"] = fingerprint
-                if is_new and (delivery.source, delivery.file_name, fingerprint[2]) not in recorded:
-                    requests.append(
-                        dg.RunRequest(
-                            run_key=f"{delivery.source}/{delivery.file_name}@{fingerprint[2]}",
-                            asset_selection=[raw_asset_key(feed)],
-                            tags={"source": delivery.source, "feed": feed.name, "delivery": delivery.file_name},
-                        )
-                    )
-        context.update_cursor(json.dumps(seen, sort_keys=True))
-        if not requests:
-            return dg.SkipReason(f"no new {side} delivery in {landing.landing_path} ({len(seen)} known files)")
-        return requests
+    def _sensor(context: dg.SensorEvaluationContext, landing: LandingResource):
+        pending = pending_deliveries(landing, side)
+        if not pending:
+            return dg.SkipReason(f"no {side} delivery pending in {landing.landing_path}")
+        digest = _digest(pending)
+        waiting = _wait_reason(context.instance, side, digest)
+        if waiting:
+            return dg.SkipReason(f"{len(pending)} {side} deliveries pending; waiting: {waiting}")
+        attempt = len(context.instance.get_run_records(dg.RunsFilter(tags={"cg/pending": digest})))
+        feeds_pending = sorted({d.feed for d in pending})
+        return dg.RunRequest(
+            run_key=f"{side}@{digest}#{attempt + 1}",
+            asset_selection=[raw_asset_key(feed) for feed in feeds if feed.name in feeds_pending],
+            tags={
+                "cg/side": side, "cg/pending": digest, "cg/attempt": str(attempt + 1),
+                "deliveries": str(len(pending)), "feeds": ",".join(feeds_pending),
+            },
+        )
 
     return _sensor
 

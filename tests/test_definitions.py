@@ -90,13 +90,16 @@ def test_the_manifest_is_parsed_again_only_when_the_project_or_the_settings_chan
     assert '"model.common_ground.kpi_new"' not in prepare_manifest(project, settings).read_text()
 
 
-def test_each_layer_of_model_gates_is_one_step_with_a_blocking_check_per_model():
+def test_each_layer_of_model_gates_is_one_step_with_a_blocking_check_and_a_warning_twin_per_model():
     from orchestration.assets.dbt import model_gate_checks
 
     specs = {definition.node_def.name: sorted((key.asset_key.to_user_string(), key.name) for key in definition.check_keys)
              for definition in model_gate_checks}
     assert sorted(specs) == ["conformed_gates", "mart_gates"]
     assert ("marts/fct_subject_visits", "conformed_gate") in specs["conformed_gates"]
+    assert ("marts/fct_subject_visits", "conformed_gate_warnings") in specs["conformed_gates"]
     assert ("marts/kpi_country_startup", "mart_gate") in specs["mart_gates"]
-    assert len(specs["conformed_gates"]) == 7 and len(specs["mart_gates"]) == 6
-    assert all(spec.blocking for definition in model_gate_checks for spec in definition.check_specs)
+    assert len(specs["conformed_gates"]) == 2 * 7 and len(specs["mart_gates"]) == 2 * 6
+    assert {(spec.name, spec.blocking) for definition in model_gate_checks for spec in definition.check_specs} == {
+        ("conformed_gate", True), ("conformed_gate_warnings", False), ("mart_gate", True), ("mart_gate_warnings", False),
+    }

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from orchestration.gates.suites import PROJECT_ROOT, expected_raw_suites, load_suite
+from orchestration.warehouse import connect
 from tests.conftest import ingest_everything, run_pipeline, settings_for, write_delivery
 
 VISITS = "CroStudyRef,SiteCode,SubjectId,VisitCode,VisitDate,SdvDate,FinanceState,UpdatedAt\n"
@@ -34,13 +35,14 @@ def visit(subject: str, visit_date: str = "03-Nov-2026", sdv: str = "04-Nov-2026
     return f"S1,A,{subject},SCRN,{visit_date},{sdv},NE,{updated}\n"
 
 
-def receipt_of(con, file_name: str) -> dict:
-    (text,) = con.execute("select receipt from audit.delivery_receipts where file_name = ?", [file_name]).fetchall()[0]
+def receipt_of(con, file_name: str, source: str = "%") -> dict:
+    ((text, path),) = con.execute(
+        "select receipt, receipt_path from audit.delivery_receipts where file_name = ? and source like ?", [file_name, source]
+    ).fetchall()
     receipt = json.loads(text)
     rows = receipt["rows"]
     assert rows["in"] == rows["accepted"] + rows["quarantined"] + rows["rejected"] + rows["already_loaded"]
-    assert json.loads(Path(con.execute("select receipt_path from audit.delivery_receipts where file_name = ?",
-                                       [file_name]).fetchall()[0][0]).read_text()) == receipt
+    assert json.loads(Path(path).read_text()) == receipt
     return receipt
 
 
@@ -261,24 +263,42 @@ def test_a_delivery_validated_in_parts_blocks_on_its_whole_count(con, landing, a
     assert len(outcome.gate.validation_ids) == 3
 
 
-def test_a_failing_contract_gate_stops_the_dbt_assets_downstream(tmp_path, landing):
-    """Half the rows of a delivery break one rule: a systematic problem. The blocking
-    check fails, and Dagster does not build the staging model on top of it."""
+def test_a_delivery_failing_its_gate_as_a_whole_is_held_and_the_rest_flows_on(tmp_path, landing):
+    """Half the rows of acme's delivery break one rule: a systematic problem. That
+    delivery is held (kept in held.cro__visits, out of raw); zenith's delivery of the same
+    feed loads, the blocking check passes for it, its warnings twin reports the held
+    delivery, and Dagster builds the staging model on top."""
     rows = [visit(f"A-{n:03}", visit_date="03/11/2026") for n in range(1, 7)] + [visit(f"A-{n:03}") for n in range(7, 13)]
     write_delivery(landing, "cro-acme", "visits__20261110T030000Z.csv", VISITS + "".join(rows))
+    write_delivery(landing, "cro-zenith", "visits__20261110T030000Z.csv", VISITS + visit("Z-001") + visit("Z-002"))
     import dagster as dg
 
+    settings = settings_for(tmp_path, landing)
     result = run_pipeline(
-        settings_for(tmp_path, landing),
+        settings,
         selection=dg.AssetSelection.assets(["raw", "cro__visits"]).downstream(depth=1, include_self=True),
         raise_on_error=False,
     )
 
-    (check,) = result.get_asset_check_evaluations()
-    assert (check.check_name, check.passed, check.severity) == ("contract_gate", False, dg.AssetCheckSeverity.ERROR)
-    assert check.metadata["expectations_blocking"].value == 1
-    assert "| expect_column_values_to_match_regex | VisitDate | invalid_format | error | NO | YES | 6 | 50.00 | '03/11/2026'" in (
-        check.metadata["results"].value
+    checks = {check.check_name: check for check in result.get_asset_check_evaluations()}
+    assert (checks["contract_gate"].passed, checks["contract_gate_warnings"].passed) == (True, False)
+    assert checks["contract_gate_warnings"].severity == dg.AssetCheckSeverity.WARN
+    assert checks["contract_gate_warnings"].metadata["deliveries_held"].value.startswith(
+        "- cro-acme/visits__20261110T030000Z.csv#"
     )
     materialized = {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
-    assert materialized == {"raw/cro__visits"}  # not staging/stg_cro__visits
+    assert materialized == {"raw/cro__visits", "staging/stg_cro__visits"}
+    assert result.success
+    with connect(settings.warehouse, read_only=True) as con:
+        assert con.execute("select _source, count(*) from raw.cro__visits group by all").fetchall() == [("cro-zenith", 2)]
+        assert con.execute("select _source, count(*) from held.cro__visits group by all").fetchall() == [("cro-acme", 6)]
+        assert con.execute("select source, status, rows_loaded, rows_quarantined from audit.delivery_ledger order by source").fetchall() == [
+            ("cro-acme", "held", 6, 6), ("cro-zenith", "loaded", 2, 0),
+        ]
+        receipt = receipt_of(con, "visits__20261110T030000Z.csv", source="cro-acme")
+    assert receipt["status"] == "held"
+    assert receipt["rows"] == {"in": 12, "accepted": 6, "quarantined": 6, "rejected": 0, "already_loaded": 0}
+    assert receipt["reason"].startswith(
+        "held: the contract gate blocks (invalid_format in VisitDate on 6 of 12 rows), beyond the governed tolerance; "
+    )
+    assert "cg-release release 'cro-acme/visits__20261110T030000Z.csv#" in receipt["reason"]

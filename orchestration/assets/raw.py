@@ -7,7 +7,8 @@ from collections import Counter
 import dagster as dg
 
 from orchestration.contract import Feed, load_contract
-from orchestration.gates.checks import check_result
+from orchestration.freshness import raw_freshness_policy
+from orchestration.gates.checks import check_results, gate_check_specs
 from orchestration.gates.suites import raw_suite_name
 from orchestration.ingest.loader import Outcome, ensure_warehouse, ingest_feed
 from orchestration.resources import LandingResource, QualityGatesResource, WarehouseResource
@@ -26,13 +27,13 @@ def build_raw_asset(feed: Feed) -> dg.AssetsDefinition:
 
     @dg.asset(
         key=raw_asset_key(feed),
-        check_specs=[
-            dg.AssetCheckSpec(
-                CONTRACT_GATE, asset=raw_asset_key(feed), blocking=True,
-                description=f"The feed's contract suite (expectations/{raw_suite_name(feed)}.json) on each new delivery.",
-            )
-        ],
+        check_specs=gate_check_specs(
+            CONTRACT_GATE, raw_asset_key(feed),
+            f"The feed's contract suite (expectations/{raw_suite_name(feed)}.json) on each new delivery; a "
+            "delivery it blocks is held out of this table, so the gate fails only if a blocking delivery got in.",
+        ),
         group_name=INGEST_GROUP,
+        freshness_policy=raw_freshness_policy(),
         kinds={"duckdb", feed.format},
         pool=POOL,
         description=(
@@ -52,6 +53,8 @@ def build_raw_asset(feed: Feed) -> dg.AssetsDefinition:
                     f"{outcome.rows_loaded} rows, {outcome.rows_quarantined} quarantined; contract gate "
                     f"{'passed' if outcome.gate.passed else 'FAILED'} in {outcome.gate.seconds:.2f} s"
                 )
+                if outcome.status == "held":
+                    detail += f"; {outcome.reason}"
             context.log.info(f"{outcome.delivery.source}/{outcome.delivery.file_name}: {outcome.status} ({detail})")
 
         with warehouse.connect() as con:
@@ -61,39 +64,28 @@ def build_raw_asset(feed: Feed) -> dg.AssetsDefinition:
                 on_progress=report,
             )
             total_rows = scalar(con, f"select count(*) from raw.{feed.table}")
-            gated = [outcome.gate for outcome in outcomes if outcome.gate]
-            verdict = check_result(gated) if gated else _standing_verdict(con, feed)
+            still_held = _held_deliveries(con, feed)
         yield dg.MaterializeResult(metadata=_summary(outcomes, total_rows))
-        yield verdict
+        yield from check_results(
+            [outcome.gate for outcome in outcomes if outcome.gate and outcome.status == "loaded"],
+            gate=CONTRACT_GATE,
+            held=still_held,
+            rows_quarantined=sum(outcome.rows_quarantined for outcome in outcomes if outcome.status == "loaded"),
+        )
 
     return _raw_feed
 
 
-def _standing_verdict(con, feed: Feed) -> dg.AssetCheckResult:
-    """No new delivery: the verdicts on each source's latest gated delivery stand, so a
-    failed gate keeps blocking until a delivery passes."""
-    latest = con.execute(
-        """
-        select delivery_id, gate_passed from (
-            select delivery_id, gate_passed,
-                   row_number() over (partition by source order by issued_at desc) as recency
-            from audit.delivery_receipts
-            where feed = ? and starts_with(source, ?) and gate_passed is not null
-        ) where recency = 1 order by delivery_id
-        """,
-        [feed.name, "sponsor" if feed.side == "sponsor" else "cro-"],
-    ).fetchall()
-    failed = [the_id for the_id, passed in latest if not passed]
-    return dg.AssetCheckResult(
-        passed=not failed,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={
-            "batches_validated": 0,
-            "standing_verdicts": dg.MetadataValue.md(
-                "\n".join(f"- {the_id}: {'passed' if passed else 'FAILED'}" for the_id, passed in latest) or "no delivery yet"
-            ),
-        },
-    )
+def _held_deliveries(con, feed: Feed) -> list[str]:
+    """Every delivery of the feed waiting in held, this run's and earlier ones: each
+    warns until it is released or superseded."""
+    return [
+        f"{delivery_id}: {reason}"
+        for delivery_id, reason in con.execute(
+            "select delivery_id, reason from audit.delivery_ledger where side = ? and feed = ? and status = 'held' order by delivery_id",
+            [feed.side, feed.name],
+        ).fetchall()
+    ]
 
 
 def _summary(outcomes: list[Outcome], total_rows: int) -> dict:
@@ -101,6 +93,7 @@ def _summary(outcomes: list[Outcome], total_rows: int) -> dict:
     rejected = [f"{o.delivery.source}/{o.delivery.file_name}: {o.reason}" for o in outcomes if o.status == "rejected"]
     return {
         "deliveries_loaded": statuses["loaded"],
+        "deliveries_held": statuses["held"],
         "deliveries_duplicate": statuses["duplicate"],
         "deliveries_rejected": statuses["rejected"],
         "rows_loaded": sum(o.rows_loaded for o in outcomes),

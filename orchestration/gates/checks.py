@@ -1,13 +1,19 @@
-"""The gates as blocking Dagster asset checks.
+"""The gates as Dagster asset checks, each gate a pair:
 
-- `contract_gate` on every raw asset: the verdict of the feed's raw suite on the
-  deliveries the run ingested (computed by the ingestion asset itself);
-- `conformed_gate` on conformed models and `mart_gate` on marts: the hand-written suites
-  `expectations/conformed__<model>.json` and `expectations/marts__<model>.json`, run on
-  the model's table after dbt built it. The dbt project is split at the marts, so a
-  failing conformed gate stops the marts from being built on bad data. On a model built
-  incrementally (it has `_built_at`), the gate validates the rows built since it last
-  passed (`audit.gate_watermarks`), not all history.
+- the gate itself (`contract_gate`, `conformed_gate`, `mart_gate`), a blocking check that
+  fails only when the governed verdict blocks (an error expectation failed beyond the
+  tolerance, or could not be evaluated): then what is downstream is not built on it;
+- its `<gate>_warnings` twin, a non-blocking check with severity WARN that fails when
+  anything was held or warned (rows quarantined, warn expectations not met, deliveries
+  held), so warnings show in the UI as warnings and never stop automation.
+
+`contract_gate` on every raw asset reports the feed's raw suite on the deliveries the run
+ingested (computed by the ingestion asset itself); `conformed_gate` on conformed models
+and `mart_gate` on marts run the hand-written suites `expectations/conformed__<model>.json`
+and `expectations/marts__<model>.json` on the model's table after dbt built it. The dbt
+project is split at the marts, so a failing conformed gate stops the marts from being
+built on bad data. On a model built incrementally (it has `_built_at`), the gate
+validates the rows built since it last passed (`audit.gate_watermarks`), not all history.
 """
 
 from collections.abc import Callable, Iterable
@@ -34,18 +40,52 @@ create table if not exists audit.gate_watermarks (
 """
 
 
-def check_result(results: list[GateResult], check_key: dg.AssetCheckKey | None = None) -> dg.AssetCheckResult:
-    """One check result for the gate runs of one asset materialization."""
+def warnings_check_name(gate: str) -> str:
+    return f"{gate}_warnings"
+
+
+def gate_check_specs(gate: str, asset_key: dg.AssetKey, description: str) -> list[dg.AssetCheckSpec]:
+    return [
+        dg.AssetCheckSpec(gate, asset=asset_key, blocking=True, description=description),
+        dg.AssetCheckSpec(
+            warnings_check_name(gate), asset=asset_key, blocking=False,
+            description=f"Warns when the {gate} held rows or deliveries, or a warn expectation was not met; never blocks.",
+        ),
+    ]
+
+
+def check_results(
+    results: list[GateResult],
+    gate_key: dg.AssetCheckKey | None = None,
+    gate: str | None = None,
+    held: Iterable[str] = (),
+    rows_quarantined: int = 0,
+) -> list[dg.AssetCheckResult]:
+    """The gate's verdict and its warnings for the gate runs of one asset materialization.
+    `held` names deliveries held as a whole: they are kept out of the asset, so they do not
+    fail the gate, they warn; so do rows quarantined. Pass `gate_key` for a multi-asset
+    check, else `gate`."""
     outcomes = [outcome for result in results for outcome in result.outcomes]
-    blocking = any(outcome.blocks for outcome in outcomes)
-    warned = any(not outcome.success for outcome in outcomes)
-    return dg.AssetCheckResult(
-        asset_key=check_key.asset_key if check_key else None,
-        check_name=check_key.name if check_key else None,
-        passed=not warned,
-        severity=dg.AssetCheckSeverity.ERROR if blocking else dg.AssetCheckSeverity.WARN,
-        metadata=gate_metadata(results),
-    )
+    held = list(held)
+    metadata = gate_metadata(results)
+    not_met = [outcome for outcome in outcomes if not outcome.success]
+    gate_name = gate_key.name if gate_key else gate
+    asset_key = gate_key.asset_key if gate_key else None
+    warnings = {
+        "expectations_not_met": len({(o.expectation, o.columns, o.reason) for o in not_met}),
+        "rows_quarantined": rows_quarantined,
+        "deliveries_held": dg.MetadataValue.md("\n".join(f"- {name}" for name in held) or "none"),
+    }
+    return [
+        dg.AssetCheckResult(
+            asset_key=asset_key, check_name=gate_name, passed=not any(o.blocks for o in outcomes),
+            severity=dg.AssetCheckSeverity.ERROR, metadata=metadata,
+        ),
+        dg.AssetCheckResult(
+            asset_key=asset_key, check_name=warnings_check_name(gate_name), passed=not not_met and not held and not rows_quarantined,
+            severity=dg.AssetCheckSeverity.WARN, metadata=warnings,
+        ),
+    ]
 
 
 def gate_metadata(results: list[GateResult]) -> dict:
@@ -114,24 +154,34 @@ def _layer_gate_checks(gate: str, asset_key_for_model, relation_for_model) -> dg
     specs = []
     for suite in model_suites(gate):
         model = suite.name.split("__", 1)[1]
-        spec = dg.AssetCheckSpec(
-            MODEL_GATES[gate], asset=asset_key_for_model(model), blocking=True,
-            description=suite.definition.get("notes") or f"{suite.name}: the {gate} gate of {model}.",
+        gate_spec, warnings_spec = gate_check_specs(
+            MODEL_GATES[gate], asset_key_for_model(model),
+            suite.definition.get("notes") or f"{suite.name}: the {gate} gate of {model}.",
         )
-        specs.append(spec)
-        gated[spec.key] = (suite, relation_for_model(model))
+        specs += [gate_spec, warnings_spec]
+        gated[gate_spec.key] = (suite, relation_for_model(model))
 
     @dg.multi_asset_check(specs=specs, name=f"{MODEL_GATES[gate]}s", can_subset=True, pool=POOL)
     def _gates(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, gates: QualityGatesResource):
+        selected = context.selected_asset_check_keys
         verdicts = {}
         with warehouse.connect() as con:
-            for key in sorted(context.selected_asset_check_keys, key=lambda key: key.asset_key.to_user_string()):
-                verdicts[key] = _run_gate(context, con, *gated[key], gates)
+            for key in sorted(gated, key=lambda key: key.asset_key.to_user_string()):
+                if key in selected or _warnings_key(key) in selected:
+                    verdicts[key] = _run_gate(context, con, *gated[key], gates)
         publish_docs(list(verdicts.values()), gates.docs_path)
         for key, result in verdicts.items():
-            yield check_result([result], key)
+            yield from (check for check in check_results([result], key) if _key_of(check) in selected)
 
     return _gates
+
+
+def _warnings_key(key: dg.AssetCheckKey) -> dg.AssetCheckKey:
+    return dg.AssetCheckKey(key.asset_key, warnings_check_name(key.name))
+
+
+def _key_of(check: dg.AssetCheckResult) -> dg.AssetCheckKey:
+    return dg.AssetCheckKey(check.asset_key, check.check_name)
 
 
 def _run_gate(context, con, suite: Suite, relation: str, gates: QualityGatesResource) -> GateResult:

@@ -4,6 +4,10 @@ Every delivery ends up as exactly one row of `audit.delivery_ledger` and one rec
 - `loaded`: its rows passed the contract gate and are in `raw.<side>__<feed>`; rows it
   could not read, rows failing an error expectation of the gate and rows repeating ones
   already loaded are in `audit.ingest_quarantine`, each with its reasons;
+- `held`: its contract gate blocks (a rule broken beyond the governed tolerance: a
+  systematic problem). Its rows are kept in `held.<side>__<feed>`, out of sight of
+  everything downstream, so only this sender's data waits; it leaves through a governed
+  release (`release.py`) or as `superseded` once the sender delivers a corrected file;
 - `duplicate`: the same bytes were already loaded for this source and feed (for a
   snapshot: the same bytes as the snapshot in force), so it changes nothing;
 - `rejected`: it breaks the contract as a whole; `reason` says why and what to do.
@@ -28,8 +32,9 @@ from orchestration.gates.suites import Suite, load_suite, raw_suite_name
 from orchestration.gates.validate import GateResult, publish_docs
 from orchestration.ingest.deliveries import Delivery, discover
 from orchestration.ingest.gate import gate_delivery
+from orchestration.ingest.held import HELD_SCHEMA, RELEASES_DDL, supersede_held
 from orchestration.ingest.reader import INCOMING, DeliveryRejected, MalformedRow, parse_delivery_into, quote_identifier
-from orchestration.ingest.receipts import RECEIPTS_DDL, Receipt, count_records, issue
+from orchestration.ingest.receipts import RECEIPTS_DDL, Receipt, count_records, record, restore_file, write_file
 from orchestration.warehouse import naive_utc, scalar
 
 LINEAGE_COLUMNS = {
@@ -85,7 +90,7 @@ create table if not exists audit.ingest_quarantine (
 @dataclass(frozen=True)
 class Outcome:
     delivery: Delivery
-    status: str  # loaded | duplicate | rejected
+    status: str  # loaded | held | duplicate | rejected
     rows_loaded: int = 0
     rows_quarantined: int = 0
     reason: str | None = None
@@ -94,31 +99,34 @@ class Outcome:
 
 
 def ensure_warehouse(con: duckdb.DuckDBPyConnection, contract: Contract) -> None:
-    con.execute("create schema if not exists raw; create schema if not exists audit")
+    con.execute(f"create schema if not exists raw; create schema if not exists audit; create schema if not exists {HELD_SCHEMA}")
     con.execute(LEDGER_DDL)
     con.execute(QUARANTINE_DDL)
     con.execute(RECEIPTS_DDL)
+    con.execute(RELEASES_DDL)
     for feed in contract.feeds:
-        ensure_raw_table(con, feed)
+        for schema in ("raw", HELD_SCHEMA):
+            ensure_feed_table(con, feed, schema)
 
 
-def ensure_raw_table(con: duckdb.DuckDBPyConnection, feed: Feed) -> None:
-    """Create the raw table, or add columns the contract gained since it was created."""
+def ensure_feed_table(con: duckdb.DuckDBPyConnection, feed: Feed, schema: str) -> None:
+    """Create the feed's table in `schema` (raw, or held), or add columns the contract
+    gained since it was created."""
     wanted = {name: "varchar" for name in feed.column_names} | LINEAGE_COLUMNS
     existing = {
         name
         for (name,) in con.execute(
-            "select column_name from information_schema.columns where table_schema = 'raw' and table_name = ?",
-            [feed.table],
+            "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+            [schema, feed.table],
         ).fetchall()
     }
     if not existing:
         columns = ", ".join(f'"{name}" {kind}' for name, kind in wanted.items())
-        con.execute(f"create table raw.{feed.table} ({columns})")
+        con.execute(f"create table {schema}.{feed.table} ({columns})")
         return
     for name, kind in wanted.items():
         if name not in existing:
-            con.execute(f'alter table raw.{feed.table} add column "{name}" {kind}')
+            con.execute(f'alter table {schema}.{feed.table} add column "{name}" {kind}')
 
 
 def ingest_feed(
@@ -159,6 +167,7 @@ def ingest_delivery(
 ) -> Outcome | None:
     """Returns None when this exact file (name and bytes) is already in the ledger."""
     if _already_recorded(con, delivery):
+        restore_file(con, delivery_id(delivery))
         return None
     archive_path = archive(delivery, archive_dir)
     receipt = Receipt(delivery_id(delivery), delivery, "loaded", contract.version, archive_path, rows_in=None)
@@ -186,10 +195,24 @@ def ingest_delivery(
     receipt.gate, held = gate_delivery(con, feed, delivery, suite, docs_dir, run_name=receipt.delivery_id)
     receipt.quarantined = sorted([*parsed.malformed, *held, *repeated], key=lambda row: row.row_number)
     receipt.accepted = receipt.rows_in - len(receipt.quarantined)
+    if not receipt.gate.passed:
+        receipt.status, receipt.reason = "held", held_reason(receipt)
     _commit(con, feed, receipt, run_id, load=True)
     return Outcome(
-        delivery, "loaded", rows_loaded=receipt.accepted, rows_quarantined=len(receipt.quarantined),
-        gate=receipt.gate, receipt_path=receipt.path,
+        delivery, receipt.status, rows_loaded=receipt.accepted, rows_quarantined=len(receipt.quarantined),
+        reason=receipt.reason, gate=receipt.gate, receipt_path=receipt.path,
+    )
+
+
+def held_reason(receipt: Receipt) -> str:
+    broken = "; ".join(
+        f"{outcome.reason} in {', '.join(outcome.columns)} on {outcome.unexpected_count} of {receipt.gate.rows} rows"
+        for outcome in receipt.gate.outcomes if outcome.blocks
+    )
+    return (
+        f"held: the contract gate blocks ({broken}), beyond the governed tolerance; nothing of this delivery "
+        "is used until the sender delivers a corrected file with a later timestamp, or the data steward "
+        f"releases it: cg-release release '{receipt.delivery_id}' --by NAME --reason TEXT"
     )
 
 
@@ -226,7 +249,7 @@ def _judge_against_history(con, feed: Feed, delivery: Delivery) -> tuple[str, st
         con,
         """
         select delivery_id from audit.delivery_ledger
-        where source = ? and file_name = ? and status in ('loaded', 'duplicate')
+        where source = ? and file_name = ? and status in ('loaded', 'held', 'superseded', 'duplicate')
         """,
         [delivery.source, delivery.file_name],
     )
@@ -304,25 +327,28 @@ def _commit(con, feed: Feed, receipt: Receipt, run_id: str | None, *, load: bool
     con.execute("begin transaction")
     try:
         if load:
-            _insert_rows(con, feed, receipt, now)
+            _insert_rows(con, feed, receipt, now, HELD_SCHEMA if receipt.status == "held" else "raw")
+        if load and receipt.status == "loaded":
+            supersede_held(con, feed, delivery, receipt.delivery_id, run_id)
         if receipt.quarantined:
             _insert_quarantined(con, feed, receipt, now)
         _record(con, receipt, run_id, duplicate_of, now)
-        issue(con, receipt)
+        text = record(con, receipt)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
     finally:
         con.execute(f"drop table if exists {INCOMING}")
+    write_file(receipt.path, text)
 
 
-def _insert_rows(con, feed: Feed, receipt: Receipt, now: datetime) -> None:
+def _insert_rows(con, feed: Feed, receipt: Receipt, now: datetime, schema: str) -> None:
     delivery = receipt.delivery
     columns = ", ".join(quote_identifier(name) for name in feed.column_names)
     con.execute(
         f"""
-        insert into raw.{feed.table} ({columns}, _delivery_id, _source, _cro_id, _file_name,
+        insert into {schema}.{feed.table} ({columns}, _delivery_id, _source, _cro_id, _file_name,
                                       _file_sha256, _extract_at, _loaded_at, _row_number)
         select {columns}, ?, ?, ?, ?, ?, ?, ?, _row_number from {INCOMING}
         """,

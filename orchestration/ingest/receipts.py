@@ -128,14 +128,12 @@ def _warnings(gate: GateResult | None) -> list[dict]:
     ]
 
 
-def issue(con: duckdb.DuckDBPyConnection, receipt: Receipt) -> None:
-    """Writes the JSON file (atomically, read-only) and the table row; the caller commits."""
+def record(con: duckdb.DuckDBPyConnection, receipt: Receipt) -> str:
+    """The table row, in the caller's transaction; returns the JSON text, which the caller
+    writes with `write_file` once the transaction committed: a receipt file exists only for
+    a delivery the ledger holds, and the delivery sensors rely on that."""
     document = receipt.as_dict()
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-    partial = receipt.path.with_name(f".{receipt.path.name}.part")
-    partial.write_text(text, encoding="utf-8")
-    os.chmod(partial, 0o444)
-    os.replace(partial, receipt.path)
     rows = document["rows"]
     gate = document["gate"] or {}
     con.execute(
@@ -147,6 +145,23 @@ def issue(con: duckdb.DuckDBPyConnection, receipt: Receipt) -> None:
             naive_utc(datetime.now(timezone.utc)),
         ],
     )
+    return text
+
+
+def write_file(path: Path, text: str) -> None:
+    """Atomically and read-only: a sender's receipt is never half written nor edited."""
+    partial = path.with_name(f".{path.name}.part")
+    partial.write_text(text, encoding="utf-8")
+    os.chmod(partial, 0o444)
+    os.replace(partial, path)
+
+
+def restore_file(con: duckdb.DuckDBPyConnection, delivery_id: str) -> None:
+    """Write a recorded receipt's file again when it is missing (a crash between the
+    commit and the file)."""
+    found = con.execute("select receipt_path, receipt from audit.delivery_receipts where delivery_id = ?", [delivery_id]).fetchall()
+    if found and not Path(found[0][0]).exists():
+        write_file(Path(found[0][0]), found[0][1])
 
 
 def count_records(delivery: Delivery, has_header: bool) -> int:

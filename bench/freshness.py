@@ -1,10 +1,16 @@
 """Freshness latency: how long from a CRO dropping a delivery to the KPI mart reflecting it.
 
-Runs the real thing: `dagster dev` (webserver and daemon) on the demo instance, the
-delivery sensors and declarative automation. It drops a new CRO events delivery (one more
-subject randomized at an existing site) and polls the GraphQL API until
-`marts/kpi_enrollment_vs_plan` has been materialized by a run that started after the
-drop, then checks the new subject is counted. Prints the figure and the target.
+Runs the real thing: `dagster dev` (webserver and daemon) on a copy of the demo instance,
+the delivery sensors and declarative automation. Two deliveries, one after the other:
+
+- clean: a CRO events delivery with one more subject randomized at an existing site,
+  until `marts/kpi_enrollment_vs_plan` is materialized by a run after the drop;
+- with held rows: a CRO visits delivery of 200 verified critical visits and one row with
+  a date in the wrong format (quarantined, the rest flows on), until
+  `marts/kpi_verification_timeliness` is.
+
+Each is then checked in the warehouse (the subject counted; the 200 visits counted and
+the bad row quarantined). Prints both figures against the target.
 
     make demo                                   # once: the demo warehouse and instance
     .venv/bin/python bench/freshness.py         # then this
@@ -34,8 +40,10 @@ sys.path.insert(0, str(PROJECT_ROOT))
 from orchestration.settings import Settings  # noqa: E402
 from orchestration.warehouse import connect  # noqa: E402
 
-TARGET_SECONDS = 90
-MART = ["marts", "kpi_enrollment_vs_plan"]
+TARGET_SECONDS = 60
+ENROLLMENT_MART = ["marts", "kpi_enrollment_vs_plan"]
+TIMELINESS_MART = ["marts", "kpi_verification_timeliness"]
+VISITS_WITH_A_BAD_ROW = 200
 MATERIALIZATIONS = """
 query Materializations($assetKey: AssetKeyInput!) {
   assetOrError(assetKey: $assetKey) {
@@ -56,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"No warehouse at {settings.warehouse}: run `make demo` first.", file=sys.stderr)
         return 2
     subject = pick_site_for_new_subject(settings.warehouse)
+    visits_site = pick_ctq_site(settings.warehouse)
     workspace = Path(tempfile.mkdtemp(prefix="cg-freshness-"))
     # a copy of the demo instance and warehouse, so the benchmark leaves the demo as it was
     home = shutil.copytree(PROJECT_ROOT / "data" / "dagster_home", workspace / "dagster_home")
@@ -72,27 +81,37 @@ def main(argv: list[str] | None = None) -> int:
         cwd=PROJECT_ROOT, env=env, stdout=(workspace / "dagster-dev.log").open("w"), stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    latencies = {}
     try:
         url = f"http://127.0.0.1:{args.port}/graphql"
         wait_for_webserver(url, args.timeout)
-        before = last_materialization(url)
-        dropped_at = drop_delivery(Path(landing), subject)
-        print(f"Dropped {subject['file']} at {time.strftime('%H:%M:%S', time.localtime(dropped_at))}; waiting for {'/'.join(MART)} ...", flush=True)
-        latency = wait_for_refresh(url, before, dropped_at, args.timeout)
+        latencies["clean delivery"] = measure(url, ENROLLMENT_MART, lambda: drop_delivery(Path(landing), subject), "events", args.timeout)
+        latencies["delivery with held rows"] = measure(
+            url, TIMELINESS_MART, lambda: drop_visits_with_a_bad_row(Path(landing), visits_site), "visits", args.timeout
+        )
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=60)
-    if latency is None:
-        print(f"The mart was not refreshed within {args.timeout} s; see {workspace / 'dagster-dev.log'}", file=sys.stderr)
-        return 1
-    counted = new_subject_counted(Path(warehouse), subject)
-    print(f"\nfreshness latency: {latency:.1f} s (target < {TARGET_SECONDS} s: {'met' if latency < TARGET_SECONDS else 'NOT met'}); "
-          f"new subject counted in the mart: {'yes' if counted else 'NO'}")
-    if not counted:
-        print(f"kept the workspace for inspection: {workspace}", file=sys.stderr)
+    checks = {
+        "clean delivery": new_subject_counted(Path(warehouse), subject),
+        "delivery with held rows": visits_counted(Path(warehouse), visits_site),
+    }
+    print()
+    for name, latency in latencies.items():
+        verdict = "timed out" if latency is None else f"{latency:.1f} s (target < {TARGET_SECONDS} s: {'met' if latency < TARGET_SECONDS else 'NOT met'})"
+        print(f"freshness latency, {name}: {verdict}; reflected in the warehouse: {'yes' if checks[name] else 'NO'}")
+    if None in latencies.values() or not all(checks.values()):
+        print(f"kept the workspace for inspection: {workspace} (log: {workspace / 'dagster-dev.log'})", file=sys.stderr)
         return 1
     shutil.rmtree(workspace, ignore_errors=True)
     return 0
+
+
+def measure(url: str, mart: list[str], drop, label: str, timeout: int) -> float | None:
+    before = last_materialization(url, mart)
+    dropped_at = drop()
+    print(f"Dropped a {label} delivery at {time.strftime('%H:%M:%S', time.localtime(dropped_at))}; waiting for {'/'.join(mart)} ...", flush=True)
+    return wait_for_refresh(url, mart, before, dropped_at, timeout)
 
 
 def pick_site_for_new_subject(warehouse: Path) -> dict:
@@ -133,6 +152,46 @@ def drop_delivery(landing: Path, subject: dict) -> float:
     return time.time()
 
 
+def pick_ctq_site(warehouse: Path) -> dict:
+    with connect(warehouse, read_only=True) as con:
+        row = con.execute(
+            """
+            select visits.cro_id, visits.cro_study_ref, visits.site_code, visits.cro_visit_code, raw.FinanceState, as_of.as_of_date
+            from intermediate.int_cro__visits as visits
+            join raw.cro__visits as raw on raw._delivery_id = visits._delivery_id and raw._row_number = visits._row_number
+            cross join intermediate.int_as_of_date as as_of
+            where visits.is_ctq and raw.FinanceState is not null
+            order by visits.cro_id, visits.cro_study_ref, visits.site_code, visits.cro_visit_code
+            limit 1
+            """
+        ).fetchall()
+    if not row:
+        raise SystemExit("The demo warehouse has no critical visit to add visits like.")
+    cro_id, study_ref, site_code, visit_code, finance_state, as_of = row[0]
+    return {"cro_id": cro_id, "study_ref": study_ref, "site_code": site_code, "visit_code": visit_code,
+            "finance_state": finance_state, "as_of": as_of}
+
+
+def drop_visits_with_a_bad_row(landing: Path, site: dict) -> float:
+    """Visits of new subjects a month before the as-of date, verified two days later (due,
+    within the SLA), and one more whose date is in the wrong format."""
+    extract_at = datetime.combine(site["as_of"] + timedelta(days=1), datetime.min.time(), tzinfo=timezone.utc) + timedelta(hours=5)
+    visited, verified = site["as_of"] - timedelta(days=30), site["as_of"] - timedelta(days=28)
+    rows = [
+        f"{site['study_ref']},{site['site_code']},BENCH-{n:04},{site['visit_code']},{visited:%d-%b-%Y},{verified:%d-%b-%Y},"
+        f"{site['finance_state']},{verified:%Y-%m-%d}T10:00:00Z"
+        for n in range(1, VISITS_WITH_A_BAD_ROW + 1)
+    ]
+    rows.append(rows[-1].replace("BENCH-", "BAD-").replace(f"{visited:%d-%b-%Y}", f"{visited:%d/%m/%Y}", 1))
+    name = f"visits__{extract_at:%Y%m%dT%H%M%SZ}.csv"
+    site["file"] = name
+    folder = landing / f"cro-{site['cro_id']}"
+    partial = folder / f"{name}.part"
+    partial.write_text("CroStudyRef,SiteCode,SubjectId,VisitCode,VisitDate,SdvDate,FinanceState,UpdatedAt\n" + "\n".join(rows) + "\n")
+    os.replace(partial, folder / name)
+    return time.time()
+
+
 def wait_for_webserver(url: str, timeout: int) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -145,16 +204,16 @@ def wait_for_webserver(url: str, timeout: int) -> None:
     raise SystemExit("dagster dev did not come up in time")
 
 
-def last_materialization(url: str) -> str | None:
-    response = requests.post(url, json={"query": MATERIALIZATIONS, "variables": {"assetKey": {"path": MART}}}, timeout=10)
+def last_materialization(url: str, mart: list[str]) -> str | None:
+    response = requests.post(url, json={"query": MATERIALIZATIONS, "variables": {"assetKey": {"path": mart}}}, timeout=10)
     found = response.json()["data"]["assetOrError"].get("assetMaterializations") or []
     return found[0]["timestamp"] if found else None
 
 
-def wait_for_refresh(url: str, before: str | None, dropped_at: float, timeout: int) -> float | None:
+def wait_for_refresh(url: str, mart: list[str], before: str | None, dropped_at: float, timeout: int) -> float | None:
     deadline = dropped_at + timeout
     while time.time() < deadline:
-        latest = last_materialization(url)
+        latest = last_materialization(url, mart)
         if latest and latest != before and float(latest) / 1000 > dropped_at:
             return float(latest) / 1000 - dropped_at
         time.sleep(2)
@@ -168,6 +227,13 @@ def new_subject_counted(warehouse: Path, subject: dict) -> bool:
             [f"{subject['site_code']}-BENCH"],
         ).fetchall()[0][0]
     return randomized == 1
+
+
+def visits_counted(warehouse: Path, site: dict) -> bool:
+    with connect(warehouse, read_only=True) as con:
+        counted = con.execute("select count(*) from intermediate.int_cro__visits where subject_id like 'BENCH-%'").fetchall()[0][0]
+        held = con.execute("select count(*) from audit.ingest_quarantine where file_name = ?", [site["file"]]).fetchall()[0][0]
+    return (counted, held) == (VISITS_WITH_A_BAD_ROW, 1)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 import dagster as dg
 from pydantic import Field
 
+from orchestration.assets.audit import AUDIT_TABLES
 from orchestration.assets.raw import raw_asset_key
 from orchestration.contract import load_contract
 from orchestration.ingest.held import release_delivery
@@ -21,8 +22,9 @@ def release_delivery_op(context: dg.OpExecutionContext, config: ReleaseConfig, w
     with warehouse.connect() as con:
         feed, rows = release_delivery(con, load_contract(), config.delivery_id, config.released_by, config.reason, context.run_id)
     context.log.info(f"released {config.delivery_id}: {rows} rows into raw.{feed.table}, by {config.released_by}")
-    # the raw asset changed: declarative automation rebuilds what depends on it
-    yield dg.AssetMaterialization(asset_key=raw_asset_key(feed), metadata={"released": config.delivery_id, "rows": rows})
+    # the raw asset and the ledger changed: declarative automation rebuilds what depends on them
+    for key in [raw_asset_key(feed), *AUDIT_TABLES]:
+        yield dg.AssetMaterialization(asset_key=key, metadata={"released": config.delivery_id, "rows": rows})
     yield dg.Output(None)
 
 

@@ -72,12 +72,12 @@ def _tell_dagster(feed) -> None:
         return
     import dagster as dg  # only here: the list command stays quick
 
-    from orchestration.assets.raw import raw_asset_key
+    from orchestration.assets.audit import AUDIT_TABLES
+from orchestration.assets.raw import raw_asset_key
 
     with dg.DagsterInstance.get() as instance:
-        instance.report_runless_asset_event(
-            dg.AssetMaterialization(asset_key=raw_asset_key(feed), description="a held delivery was released")
-        )
+        for key in [raw_asset_key(feed), *AUDIT_TABLES]:
+            instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=key, description="a held delivery was released"))
     print(f"Dagster instance told: {raw_asset_key(feed).to_user_string()} changed; automation rebuilds the marts.")
 
 

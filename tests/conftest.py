@@ -57,15 +57,17 @@ def run_pipeline(settings, selection=None, raise_on_error=True):
     """Materialize the real assets into `settings.warehouse` through Dagster, in process."""
     import dagster as dg
 
+    from orchestration.assets.audit import audit_tables
     from orchestration.assets.dbt import dbt_asset_definitions, model_gate_checks
     from orchestration.assets.raw import raw_assets
+    from orchestration.freshness import sources_fresh
     from orchestration.resources import build_resources
 
     with pytest.MonkeyPatch.context() as patch:
         for name, value in settings.dbt_env().items():
             patch.setenv(name, value)
         return dg.materialize(
-            [*raw_assets, *dbt_asset_definitions, *model_gate_checks],
+            [*raw_assets, audit_tables, *dbt_asset_definitions, *model_gate_checks, sources_fresh],
             resources=build_resources(settings),
             selection=selection,
             instance=dg.DagsterInstance.ephemeral(),

@@ -287,7 +287,7 @@ def test_a_delivery_failing_its_gate_as_a_whole_is_held_and_the_rest_flows_on(tm
         "- cro-acme/visits__20261110T030000Z.csv#"
     )
     materialized = {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
-    assert materialized == {"raw/cro__visits", "staging/stg_cro__visits"}
+    assert {"raw/cro__visits", "staging/stg_cro__visits"} <= materialized
     assert result.success
     with connect(settings.warehouse, read_only=True) as con:
         assert con.execute("select _source, count(*) from raw.cro__visits group by all").fetchall() == [("cro-zenith", 2)]

@@ -13,7 +13,8 @@ import pytest
 
 from orchestration.contract import load_contract
 from orchestration.ingest.held import ReleaseRefused, held_deliveries, release_delivery
-from tests.conftest import PROJECT_ROOT, ingest_everything, write_delivery
+from orchestration.warehouse import connect
+from tests.conftest import PROJECT_ROOT, ingest_everything, run_pipeline, settings_for, write_delivery
 from tests.test_gates import SITES, VISITS, visit
 
 BAD_WEEK = "visits__20261110T030000Z.csv"
@@ -147,3 +148,35 @@ def outcome_id(con, outcome) -> str:
     return con.execute(
         "select delivery_id from audit.delivery_ledger where file_name = ?", [outcome.delivery.file_name]
     ).fetchall()[0][0]
+
+
+def test_the_governance_marts_show_held_deliveries_and_stale_sources(tmp_path, landing):
+    """acme's visits are held, then released; its sites are held and still waiting; zenith
+    last delivered ten days ago, past the 8-day window."""
+    write_delivery(landing, "cro-acme", BAD_WEEK, half_bad_visits())
+    write_delivery(landing, "cro-acme", "sites__20261110T030000Z.csv", SITES + "".join(f"S1,S{n:02},01{n:02},,Selected\n" for n in range(1, 7)))
+    write_delivery(landing, "cro-zenith", "visits__20261110T030000Z.csv", VISITS + visit("Z-001"))
+    settings = settings_for(tmp_path, landing)
+    selection = dg.AssetSelection.assets(["marts", "held_deliveries"], ["marts", "source_freshness"])
+    run_pipeline(settings, selection=dg.AssetSelection.key_prefixes("raw", "audit") | selection)
+    with connect(settings.warehouse) as con:
+        visits_id = con.execute("select delivery_id from audit.delivery_ledger where file_name = ?", [BAD_WEEK]).fetchall()[0][0]
+        release_delivery(con, load_contract(), visits_id, "J. Steward", "dates confirmed")
+        con.execute("update audit.delivery_ledger set ingested_at = ingested_at - interval 10 day where source = 'cro-zenith'")
+
+    result = run_pipeline(settings, selection=dg.AssetSelection.key_prefixes("audit") | selection)
+
+    with connect(settings.warehouse, read_only=True) as con:
+        held = con.execute("select file_name, status, rows_kept, rows_quarantined, left_by, left_reason from marts.held_deliveries order by file_name").fetchall()
+        fresh = con.execute(
+            "select source, feed, deliveries_held, hours_since_received >= 240, is_stale from marts.source_freshness order by all"
+        ).fetchall()
+    assert held == [
+        ("sites__20261110T030000Z.csv", "held", 0, 6, None, None),
+        (BAD_WEEK, "released", 6, 6, "J. Steward", "dates confirmed"),
+    ]
+    assert fresh == [("cro-acme", "sites", 1, False, False), ("cro-acme", "visits", 0, False, False), ("cro-zenith", "visits", 0, True, True)]
+    (check,) = [check for check in result.get_asset_check_evaluations() if check.check_name == "sources_fresh"]
+    assert (check.passed, check.severity) == (False, dg.AssetCheckSeverity.WARN)
+    assert check.metadata["stale"].value.startswith("- cro-zenith/visits: nothing for 2")
+    assert check.metadata["held"].value == "- cro-acme/sites: 1 held"

@@ -83,12 +83,9 @@ class CommonGroundTranslator(DagsterDbtTranslator):
         return dg.AssetKey([LAYER_GROUPS.get(layer, layer), dbt_resource_props["name"]])
 
     def get_automation_condition(self, dbt_resource_props: Mapping[str, Any]) -> dg.AutomationCondition | None:
-        # Rebuild as soon as new raw data has landed and passed its blocking checks. The
-        # audit tables are written by every ingestion run but are not assets of their own,
-        # so they never count as missing.
-        return (
-            dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
-        ).ignore(dg.AssetSelection.key_prefixes("audit"))
+        # Rebuild as soon as new raw data (or the audit tables, for the governance marts)
+        # has landed and passed its blocking checks.
+        return dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "seed":

@@ -12,6 +12,8 @@ INGEST_SUMMARY = """
 select
     source,
     count(*) filter (where status = 'loaded') as loaded,
+    count(*) filter (where status = 'held') as held,
+    count(*) filter (where status = 'superseded') as superseded,
     count(*) filter (where status = 'duplicate') as duplicate,
     count(*) filter (where status = 'rejected') as rejected,
     cast(sum(rows_loaded) as bigint) as rows_loaded,
@@ -88,6 +90,10 @@ def summary(warehouse: Path) -> str:
         ingest = con.execute(INGEST_SUMMARY).df()
         studies = con.execute(STUDY_SUMMARY).df()
         held = con.execute(HELD_SUMMARY).df()
+        waiting = con.execute(
+            "select source || '/' || file_name as delivery, rows_kept, held_reason from marts.held_deliveries "
+            "where status = 'held' order by held_at, delivery_id"
+        ).df()
         rejections = con.execute(
             "select source || '/' || file_name as delivery, reason from audit.delivery_ledger "
             "where status = 'rejected' order by extract_at, source, file_name"
@@ -98,6 +104,8 @@ def summary(warehouse: Path) -> str:
         _section("KPIs per study (marts.kpi_*; PF = protocol final, sp = sponsor view)", studies),
         _section("Rows held back, by reason (marts.quarantined_rows, marts.mapping_gaps)", held),
     ]
+    if not waiting.empty:
+        parts.append(_section("Held deliveries, waiting for a corrected file or a release (cg-release list)", waiting))
     if not rejections.empty:
         parts.append(_section("Rejected deliveries", rejections))
     return "\n\n".join(parts)

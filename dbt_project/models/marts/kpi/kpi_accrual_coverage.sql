@@ -1,4 +1,4 @@
-{#- Accruals against invoices per study, month and cost bucket (kpi-definitions.md):
+{#- Accruals against invoices per study, month and cost bucket (docs/kpi-definitions.md):
     accrued from CRO accruals, invoiced (by invoice date) and paid (by paid date) from
     the sponsor's non-disputed invoices; cumulative, reporting currency. -#}
 with as_of as (

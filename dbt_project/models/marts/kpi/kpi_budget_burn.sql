@@ -1,4 +1,4 @@
-{#- Budget burn per study and month (kpi-definitions.md): budget = total of the study's
+{#- Budget burn per study and month (docs/kpi-definitions.md): budget = total of the study's
     first (baseline) forecast version; actual_cum = CRO accruals up to the month;
     latest_forecast_total = total of the latest forecast version made by that month.
     Reporting currency; months from the baseline version to the as-of month. -#}

@@ -1,4 +1,4 @@
-{#- Country start-up cycle times (kpi-definitions.md), one definition for every
+{#- Country start-up cycle times (docs/kpi-definitions.md), one definition for every
     perspective: country ready -> first site ready -> first patient in. -#}
 with milestones as (
     select * from {{ ref('int_milestones__by_perspective') }}

@@ -1,5 +1,5 @@
 {#- From the event that earns a site payment to the payment, per study and country
-    (kpi-definitions.md). A payable visit becomes finance-eligible on its SDV date; it
+    (docs/kpi-definitions.md). A payable visit becomes finance-eligible on its SDV date; it
     is due for payment once sdv_date + payment SLA <= as-of; paid within SLA when paid
     no more than SLA days after eligibility. -#}
 {%- set sla = var('payment_sla_days') %}

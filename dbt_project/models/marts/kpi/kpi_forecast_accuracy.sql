@@ -1,4 +1,4 @@
-{#- Forecast accuracy per study, cost bucket and lag (kpi-definitions.md): for each
+{#- Forecast accuracy per study, cost bucket and lag (docs/kpi-definitions.md): for each
     closed month M before the as-of month with an actual, the forecast made for M in
     version M - lag. Actual = CRO accruals for M in canonical cost buckets. A bucket the
     version did not forecast counts as a forecast of 0; months whose version does not

@@ -1,4 +1,4 @@
-{#- Study start-up cycle times (kpi-definitions.md), one definition for every
+{#- Study start-up cycle times (docs/kpi-definitions.md), one definition for every
     perspective: protocol final -> first country ready -> first site ready -> FPI. -#}
 with milestones as (
     select * from {{ ref('int_milestones__by_perspective') }}

@@ -1,5 +1,5 @@
 {#- Source-data verification timeliness of critical-to-quality visits, per study and
-    country (kpi-definitions.md). A CTQ visit is due once visit_date + SLA <= as-of; it
+    country (docs/kpi-definitions.md). A CTQ visit is due once visit_date + SLA <= as-of; it
     is within SLA when verified no more than SLA days after the visit. -#}
 {%- set sla = var('verification_sla_days') %}
 with as_of as (

@@ -1,4 +1,4 @@
-{#- Where the sponsor's and the CRO's milestone records disagree (kpi-definitions.md):
+{#- Where the sponsor's and the CRO's milestone records disagree (docs/kpi-definitions.md):
     one row per milestone known to either side, compared at the level it is tracked:
     COUNTRY_READY per country, SITE_READY per site, FPI per study, country and site
     (first patient in each scope), close-out milestones per study. Both sides are

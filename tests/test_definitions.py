@@ -98,5 +98,5 @@ def test_each_layer_of_model_gates_is_one_step_with_a_blocking_check_per_model()
     assert sorted(specs) == ["conformed_gates", "mart_gates"]
     assert ("marts/fct_subject_visits", "conformed_gate") in specs["conformed_gates"]
     assert ("marts/kpi_country_startup", "mart_gate") in specs["mart_gates"]
-    assert len(specs["conformed_gates"]) == 7 and len(specs["mart_gates"]) == 6
+    assert len(specs["conformed_gates"]) == 12 and len(specs["mart_gates"]) == 6
     assert all(spec.blocking for definition in model_gate_checks for spec in definition.check_specs)

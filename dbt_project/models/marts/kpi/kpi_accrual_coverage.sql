@@ -7,12 +7,12 @@ with as_of as (
 
 accrued as (
     select study_id, cost_bucket_code, accrual_month_start as month_start, sum(amount_reporting) as amount
-    from {{ ref('int_cro__accruals') }}
+    from {{ ref('fct_accruals') }}
     group by study_id, cost_bucket_code, accrual_month_start
 ),
 
 invoices as (
-    select * from {{ ref('int_sponsor__invoices') }} where invoice_status <> 'DISPUTED'
+    select * from {{ ref('fct_invoices') }} where invoice_status <> 'DISPUTED'
 ),
 
 invoiced as (

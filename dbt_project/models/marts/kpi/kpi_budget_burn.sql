@@ -8,7 +8,7 @@ with as_of as (
 
 version_totals as (
     select study_id, forecast_version_start, sum(amount_reporting) as version_total
-    from {{ ref('int_sponsor__forecast') }}
+    from {{ ref('fct_forecast') }}
     group by study_id, forecast_version_start
 ),
 
@@ -29,7 +29,7 @@ months as (
 
 monthly_accruals as (
     select study_id, accrual_month_start, sum(amount_reporting) as accrued
-    from {{ ref('int_cro__accruals') }}
+    from {{ ref('fct_accruals') }}
     group by study_id, accrual_month_start
 ),
 

@@ -8,7 +8,7 @@ with as_of as (
 
 plan as (
     select study_id, country_code, plan_month_start, planned_randomized_cum
-    from {{ ref('int_sponsor__enrollment_plan') }}
+    from {{ ref('fct_enrollment_plan') }}
 ),
 
 plan_ranges as (
@@ -45,7 +45,7 @@ planned as (
 
 randomized as (
     select study_id, country_code, subject_id, randomized_date
-    from {{ ref('int_cro__subjects') }}
+    from {{ ref('dim_subject') }}
     where randomized_date is not null
 ),
 

@@ -11,13 +11,13 @@ eligible as (
     select
         visits.cro_id,
         visits.cro_study_ref,
-        visits.site_code,
+        visits.cro_site_code,
         visits.subject_id,
         visits.cro_visit_code,
         visits.study_id,
         visits.country_code,
         visits.sdv_date as eligible_date
-    from {{ ref('int_cro__visits') }} as visits
+    from {{ ref('fct_subject_visits') }} as visits
     cross join as_of
     where visits.is_payable
         and visits.sdv_date <= as_of.as_of_date
@@ -27,13 +27,13 @@ payments as (
     select
         cro_id,
         cro_study_ref,
-        site_code,
+        cro_site_code,
         subject_id,
         cro_visit_code,
         min(payable_date) as payable_date,
         min(paid_date) as paid_date
-    from {{ ref('int_cro__site_payments') }}
-    group by cro_id, cro_study_ref, site_code, subject_id, cro_visit_code
+    from {{ ref('fct_site_payments') }}
+    group by cro_id, cro_study_ref, cro_site_code, subject_id, cro_visit_code
 ),
 
 joined as (
@@ -49,7 +49,7 @@ joined as (
     left join payments
         on eligible.cro_id = payments.cro_id
         and eligible.cro_study_ref = payments.cro_study_ref
-        and eligible.site_code = payments.site_code
+        and eligible.cro_site_code = payments.cro_site_code
         and eligible.subject_id = payments.subject_id
         and eligible.cro_visit_code = payments.cro_visit_code
 ),

@@ -13,7 +13,7 @@ payments as (
         payments.payable_date,
         case when payments.paid_date <= as_of.as_of_date then payments.paid_date end as paid_date,
         {{ days_between('payments.payable_date', 'as_of.as_of_date') }} as days_since_payable
-    from {{ ref('int_cro__site_payments') }} as payments
+    from {{ ref('fct_site_payments') }} as payments
     cross join as_of
     where payments.payable_date <= as_of.as_of_date
 ),

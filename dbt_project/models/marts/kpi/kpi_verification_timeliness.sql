@@ -13,7 +13,7 @@ ctq_visits as (
         visits.visit_date,
         case when visits.sdv_date <= as_of.as_of_date then visits.sdv_date end as sdv_date,
         {{ dbt.dateadd('day', sla, 'visits.visit_date') }} <= as_of.as_of_date as is_due
-    from {{ ref('int_cro__visits') }} as visits
+    from {{ ref('fct_subject_visits') }} as visits
     cross join as_of
     where visits.is_ctq
         and visits.visit_date <= as_of.as_of_date

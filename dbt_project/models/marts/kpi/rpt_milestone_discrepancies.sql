@@ -4,7 +4,7 @@
     (first patient in each scope), close-out milestones per study. Both sides are
     rolled up by the same rule: the earliest record in scope. -#}
 with milestones as (
-    select * from {{ ref('int_milestones__by_perspective') }}
+    select * from {{ ref('fct_milestone_events') }}
     where milestone_code in ('COUNTRY_READY', 'SITE_READY', 'FPI', 'DB_LOCK', 'TMF_RECON', 'FIN_RECON')
 ),
 

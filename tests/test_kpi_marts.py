@@ -44,7 +44,9 @@ def test_every_gate_ran_and_only_the_chronology_gate_reports(pipeline):
         if check.check_name.endswith("_gate")
     }
     assert len([key for key in verdicts if key[1] == "contract_gate"]) == 14
-    assert len([key for key in verdicts if key[1] == "conformed_gate"]) == 7
+    # 7 before, and the core models the marts now read instead of int_ models: dim_study,
+    # dim_subject, fct_country_plan, fct_enrollment_plan, fct_unconformed_rows.
+    assert len([key for key in verdicts if key[1] == "conformed_gate"]) == 12
     assert len([key for key in verdicts if key[1] == "mart_gate"]) == 6
     assert {key: verdict for key, verdict in verdicts.items() if verdict[0] is not True} == {}
 
@@ -122,12 +124,16 @@ def test_enrollment_vs_plan(warehouse):
     # Randomized in France: FR-LYO-01-001 on 4 May, FR-PAR-01-001 on 10 May -> 2 by end of May and June.
     # FR May: 2 vs 1 -> +1, 200 %; June: 2 vs 3 -> -1, 66.67 %.
     # DE: plan 0 in May (pct null), 1 in June (0 %). PL: plan 0 in June (pct null).
+    # Months run from the study's first plan month (2026-05, FR and DE) to the as-of month
+    # for every planned country: PL now also has May, before its first plan row (June),
+    # so nothing planned yet: 0 vs 0, pct null.
     assert rows(warehouse, "select country_code, month, planned_randomized_cum, actual_randomized_cum, variance, pct_of_plan "
                            "from marts.kpi_enrollment_vs_plan order by country_code, month") == [
         ("DE", "2026-05", 0, 0, 0, None),
         ("DE", "2026-06", 1, 0, -1, Decimal("0.0000")),
         ("FR", "2026-05", 1, 2, 1, Decimal("2.0000")),
         ("FR", "2026-06", 3, 2, -1, Decimal("0.6667")),
+        ("PL", "2026-05", 0, 0, 0, None),
         ("PL", "2026-06", 0, 0, 0, None),
     ]
 
@@ -137,9 +143,13 @@ def test_verification_timeliness(warehouse):
     # (SDV 25 May: 21 d, after the 14-day SLA), LYO W04 1 Jun (not verified), PAR W04 20 Jun.
     # Due (visit + 14 <= 30 Jun): PAR RND, LYO RND, LYO W04 -> 3 (PAR W04 is due 4 Jul).
     # Within SLA: PAR RND only -> 1; 1/3 = 0.3333. Median of 10 and 21 = 15.5. Open overdue: LYO W04.
+    # DE and PL are planned and have no CTQ visit: counts 0, ratio and median null.
     assert rows(warehouse, "select country_code, ctq_visits_due, ctq_verified_within_sla, pct_within_sla, "
-                           "median_days_to_verify, ctq_open_overdue, ctq_visits_verified from marts.kpi_verification_timeliness") == [
+                           "median_days_to_verify, ctq_open_overdue, ctq_visits_verified from marts.kpi_verification_timeliness "
+                           "order by country_code") == [
+        ("DE", 0, 0, None, None, 0, 0),
         ("FR", 3, 1, Decimal("0.3333"), Decimal("15.5"), 1, 2),
+        ("PL", 0, 0, None, None, 0, 0),
     ]
 
 
@@ -148,18 +158,31 @@ def test_event_to_payable(warehouse):
     # Eligible -> payable: P1 8->12 May 4 d, P2 20->22 May 2 d, P3 5->9 May 4 d, P4 25->27 May 2 d: median 3.
     # Payable -> paid: P1 12->30 May 18 d, P2 22 May->28 Jun 37 d: median 27.5.
     # Due (SDV + 30 <= 30 Jun): all four. Paid within 30 days of SDV: P1 (22 d); P2 took 39 d -> 1 of 4.
+    # P5 (PAR W04, held) is for a visit not verified yet: not eligible, so not here.
+    # DE and PL are planned and have nothing eligible: counts 0, medians and ratio null.
     assert rows(warehouse, "select country_code, eligible_visits, median_days_eligible_to_payable, median_days_payable_to_paid, "
-                           "payments_due, paid_within_sla, pct_paid_within_sla from marts.kpi_event_to_payable") == [
+                           "payments_due, paid_within_sla, pct_paid_within_sla from marts.kpi_event_to_payable order by country_code") == [
+        ("DE", 0, None, None, 0, 0, None),
         ("FR", 4, Decimal("3.0"), Decimal("27.5"), 4, 1, Decimal("0.2500")),
+        ("PL", 0, None, None, 0, 0, None),
     ]
 
 
 def test_site_payment_status(warehouse):
     # EUR 300, 1000, 300, 1000 x 1.13 = 339, 1130, 339, 1130 USD; payable 2938.00.
-    # Paid: P1 + P2 = 1469.00. Held: P4. Unpaid and not held: P3, payable 9 May -> 52 days at 30 Jun.
-    assert rows(warehouse, "select * exclude (perspective) from marts.kpi_site_payment_status") == [
-        ("ST-1", "FR", 4, Decimal("2938.00"), 2, Decimal("1469.00"), 1,
+    # Held payments reached payable, even without a payable date: P5 (PAR W04, EUR 800 x 1.13 =
+    # 904, held on 25 Jun with no PayableDate, added to the fixture for this rule) counts too:
+    # payable 5 payments, 2938 + 904 = 3842.00 (was 4 and 2938.00 before P5 existed).
+    # Paid: P1 + P2 = 1469.00. Held: P4 and P5 -> 2 (was 1). Unpaid and not held: P3, payable
+    # 9 May -> 52 days at 30 Jun -> 339.00 in 31-60; P4 (27 May, 34 days) and P5 are held, so
+    # in no ageing bucket. DE and PL are planned with no payment: counts and amounts 0.
+    assert rows(warehouse, "select * exclude (perspective) from marts.kpi_site_payment_status order by country_code") == [
+        ("ST-1", "DE", 0, Decimal("0.00"), 0, Decimal("0.00"), 0,
+         Decimal("0.00"), Decimal("0.00"), Decimal("0.00"), Decimal("0.00")),
+        ("ST-1", "FR", 5, Decimal("3842.00"), 2, Decimal("1469.00"), 2,
          Decimal("0.00"), Decimal("339.00"), Decimal("0.00"), Decimal("0.00")),
+        ("ST-1", "PL", 0, Decimal("0.00"), 0, Decimal("0.00"), 0,
+         Decimal("0.00"), Decimal("0.00"), Decimal("0.00"), Decimal("0.00")),
     ]
 
 
@@ -202,11 +225,16 @@ def test_accrual_coverage(warehouse):
     # MONITORING accrued: Apr 1130, May 2486, Jun 3503. Ratios 1056/1130 = 0.9345,
     # 1056/2486 = 0.4248, 1056/3503 = 0.3015; unbilled 74, 1430, 2447.
     # PROJECT_MANAGEMENT: 565 accrued, 528 invoiced from Apr: 0.9345, unbilled 37.
+    # Months run from the baseline forecast version (2026-01), no longer from the first
+    # accrual (2026-04): Jan-Mar have nothing accrued or invoiced yet, ratio null.
+    nothing_yet = (Decimal("0.00"), Decimal("0.00"), Decimal("0.00"), None, Decimal("0.00"))
     assert rows(warehouse, "select month, cost_bucket, accrued_cum, invoiced_cum, paid_cum, invoiced_to_accrued, unbilled_amount "
                            "from marts.kpi_accrual_coverage order by cost_bucket, month") == [
+        *[(month, "MONITORING", *nothing_yet) for month in ("2026-01", "2026-02", "2026-03")],
         ("2026-04", "MONITORING", Decimal("1130.00"), Decimal("1056.00"), Decimal("0.00"), Decimal("0.9345"), Decimal("74.00")),
         ("2026-05", "MONITORING", Decimal("2486.00"), Decimal("1056.00"), Decimal("1056.00"), Decimal("0.4248"), Decimal("1430.00")),
         ("2026-06", "MONITORING", Decimal("3503.00"), Decimal("1056.00"), Decimal("1056.00"), Decimal("0.3015"), Decimal("2447.00")),
+        *[(month, "PROJECT_MANAGEMENT", *nothing_yet) for month in ("2026-01", "2026-02", "2026-03")],
         ("2026-04", "PROJECT_MANAGEMENT", Decimal("565.00"), Decimal("528.00"), Decimal("0.00"), Decimal("0.9345"), Decimal("37.00")),
         ("2026-05", "PROJECT_MANAGEMENT", Decimal("565.00"), Decimal("528.00"), Decimal("0.00"), Decimal("0.9345"), Decimal("37.00")),
         ("2026-06", "PROJECT_MANAGEMENT", Decimal("565.00"), Decimal("528.00"), Decimal("0.00"), Decimal("0.9345"), Decimal("37.00")),

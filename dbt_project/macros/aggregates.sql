@@ -1,4 +1,4 @@
-{#- The median: the aggregate for cycle times (kpi-definitions.md). -#}
+{#- The median: the aggregate for cycle times (docs/kpi-definitions.md). -#}
 {% macro median(expression) -%}
     {{ return(adapter.dispatch('median', 'common_ground')(expression)) }}
 {%- endmacro %}

@@ -129,10 +129,14 @@ def _model_node(model: str) -> dict:
     return _model_nodes()[model]
 
 
+def asset_key_for_model(model: str) -> dg.AssetKey:
+    return TRANSLATOR.get_asset_key(_model_node(model))
+
+
 def relation_for_model(model: str) -> str:
     """`schema.table` of a model as dbt builds it (the database is whatever file is open)."""
     node = _model_node(model)
     return f'"{node["schema"]}"."{node["alias"]}"'
 
 
-model_gate_checks = build_model_gate_checks(lambda model: TRANSLATOR.get_asset_key(_model_node(model)), relation_for_model)
+model_gate_checks = build_model_gate_checks(asset_key_for_model, relation_for_model)

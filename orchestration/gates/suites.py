@@ -171,8 +171,8 @@ def severity_for(suite_name: str, reason: str, settings: dict) -> str:
     return chosen
 
 
-def load_suite(name: str, directory: Path = EXPECTATIONS_DIR) -> Suite:
-    path = directory / f"{name}.json"
+def load_suite(name: str, directory: Path | None = None) -> Suite:
+    path = (directory or EXPECTATIONS_DIR) / f"{name}.json"
     if not path.exists():
         raise FileNotFoundError(f"no expectation suite {path}; run `cg-suites --write` for raw suites")
     definition = json.loads(path.read_text(encoding="utf-8"))

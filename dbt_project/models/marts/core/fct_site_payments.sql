@@ -12,6 +12,9 @@ select
     subject_id,
     visit_code,
     cro_id,
+    cro_study_ref,
+    site_code as cro_site_code,
+    cro_visit_code,
     payment_status,
     -- dates
     payable_date,

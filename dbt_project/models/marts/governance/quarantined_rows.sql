@@ -1,28 +1,23 @@
 {#- Every row held back, with where it came from and why: rows held at ingest (stage
     `ingest`: unreadable, failing the contract gate, or repeating a row already counted;
     `rule` is the first of its reasons) and rows that could not be conformed (stage
-    `conform`). A row held in conform flows on by itself once its cause is fixed (a
-    mapping added, say); one held at ingest comes back in a corrected delivery. -#}
-{%- set feeds = contract_feeds() %}
-
+    `conform`, from marts.fct_unconformed_rows). A row held in conform flows on by itself
+    once its cause is fixed (a mapping added, say); one held at ingest comes back in a
+    corrected delivery. -#}
 with conform_held as (
-    {%- for side, feed in feeds %}
     select
         'conform' as stage,
-        _source as source,
-        '{{ side }}' as side,
-        '{{ feed }}' as feed,
-        _delivery_id as delivery_id,
-        _file_name as file_name,
-        _extract_at as extract_at,
-        _row_number as row_number,
-        _quarantine_rule as rule,
-        _quarantine_value as offending_value,
-        _quarantine_reason as reason
-    from {{ ref('int_' ~ side ~ '__' ~ feed ~ '__checked') }}
-    where _quarantine_rule is not null
-    {% if not loop.last %}union all{% endif %}
-    {%- endfor %}
+        source,
+        side,
+        feed,
+        delivery_id,
+        file_name,
+        extract_at,
+        row_number,
+        rule,
+        offending_value,
+        reason
+    from {{ ref('fct_unconformed_rows') }}
 ),
 
 ingest_held as (

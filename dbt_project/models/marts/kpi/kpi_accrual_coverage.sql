@@ -1,18 +1,20 @@
-{#- Accruals against invoices per study, month and cost bucket (kpi-definitions.md):
+{#- Accruals against invoices per study, month and cost bucket (docs/kpi-definitions.md):
     accrued from CRO accruals, invoiced (by invoice date) and paid (by paid date) from
-    the sponsor's non-disputed invoices; cumulative, reporting currency. -#}
+    the sponsor's non-disputed invoices; cumulative, reporting currency. Every bucket the
+    study forecast, accrued or invoiced has a row for every month from the baseline
+    forecast version (or the first accrual or invoice, if earlier) to the as-of month. -#}
 with as_of as (
     select {{ dbt.date_trunc('month', 'as_of_date') }} as as_of_month from {{ ref('int_as_of_date') }}
 ),
 
 accrued as (
     select study_id, cost_bucket_code, accrual_month_start as month_start, sum(amount_reporting) as amount
-    from {{ ref('int_cro__accruals') }}
+    from {{ ref('fct_accruals') }}
     group by study_id, cost_bucket_code, accrual_month_start
 ),
 
 invoices as (
-    select * from {{ ref('int_sponsor__invoices') }} where invoice_status <> 'DISPUTED'
+    select * from {{ ref('fct_invoices') }} where invoice_status <> 'DISPUTED'
 ),
 
 invoiced as (
@@ -28,24 +30,36 @@ paid as (
     group by study_id, cost_bucket_code, {{ dbt.date_trunc('month', 'paid_date') }}
 ),
 
-activity as (
+forecast as (
+    select study_id, cost_bucket_code, forecast_version_start as month_start from {{ ref('fct_forecast') }}
+),
+
+bases as (
+    select study_id, cost_bucket_code, month_start from forecast
+    union all
     select study_id, cost_bucket_code, month_start from accrued
     union all
     select study_id, cost_bucket_code, month_start from invoiced
 ),
 
-ranges as (
-    select study_id, cost_bucket_code, min(month_start) as first_month
-    from activity
-    group by study_id, cost_bucket_code
+study_ranges as (
+    select study_id, min(month_start) as first_month
+    from bases
+    group by study_id
+),
+
+study_buckets as (
+    select distinct study_id, cost_bucket_code from bases
 ),
 
 months as (
-    select ranges.study_id, ranges.cost_bucket_code, calendar.month_start
-    from ranges
+    select study_buckets.study_id, study_buckets.cost_bucket_code, calendar.month_start
+    from study_buckets
+    inner join study_ranges
+        on study_buckets.study_id = study_ranges.study_id
     cross join as_of
     inner join {{ ref('int_calendar_months') }} as calendar
-        on calendar.month_start >= ranges.first_month
+        on calendar.month_start >= study_ranges.first_month
         and calendar.month_start <= as_of.as_of_month
 ),
 

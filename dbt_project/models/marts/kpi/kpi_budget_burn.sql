@@ -1,4 +1,4 @@
-{#- Budget burn per study and month (kpi-definitions.md): budget = total of the study's
+{#- Budget burn per study and month (docs/kpi-definitions.md): budget = total of the study's
     first (baseline) forecast version; actual_cum = CRO accruals up to the month;
     latest_forecast_total = total of the latest forecast version made by that month.
     Reporting currency; months from the baseline version to the as-of month. -#}
@@ -8,7 +8,7 @@ with as_of as (
 
 version_totals as (
     select study_id, forecast_version_start, sum(amount_reporting) as version_total
-    from {{ ref('int_sponsor__forecast') }}
+    from {{ ref('fct_forecast') }}
     group by study_id, forecast_version_start
 ),
 
@@ -29,7 +29,7 @@ months as (
 
 monthly_accruals as (
     select study_id, accrual_month_start, sum(amount_reporting) as accrued
-    from {{ ref('int_cro__accruals') }}
+    from {{ ref('fct_accruals') }}
     group by study_id, accrual_month_start
 ),
 

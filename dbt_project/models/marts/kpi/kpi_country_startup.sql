@@ -1,13 +1,13 @@
-{#- Country start-up cycle times (kpi-definitions.md), one definition for every
+{#- Country start-up cycle times (docs/kpi-definitions.md), one definition for every
     perspective: country ready -> first site ready -> first patient in. -#}
 with milestones as (
-    select * from {{ ref('int_milestones__by_perspective') }}
+    select * from {{ ref('fct_milestone_events') }}
     where country_code is not null
 ),
 
 plan as (
     select study_id, country_code, planned_sites
-    from {{ ref('int_sponsor__country_plan') }}
+    from {{ ref('fct_country_plan') }}
 ),
 
 perspectives as (

@@ -1,31 +1,50 @@
-{#- Enrollment against plan per study, country and month: cumulative subjects
-    randomized by the end of each month (CRO events, corrections applied) against the
-    sponsor's plan, from the first plan month to the as-of month. A month without a
-    plan row carries the last planned figure forward. -#}
+{#- Enrollment against plan per study, country and month (docs/kpi-definitions.md):
+    cumulative subjects randomized by the end of each month (CRO events, corrections
+    applied) against the sponsor's plan. Every planned country of a study has a row for
+    every month from the study's first plan month to the as-of month. A month without a
+    plan row carries the last planned figure forward; before a country's first plan row
+    nothing is planned yet (0). -#}
 with as_of as (
-    select as_of_date, {{ dbt.date_trunc('month', 'as_of_date') }} as as_of_month from {{ ref('int_as_of_date') }}
+    select {{ dbt.date_trunc('month', 'as_of_date') }} as as_of_month from {{ ref('int_as_of_date') }}
 ),
 
 plan as (
     select study_id, country_code, plan_month_start, planned_randomized_cum
-    from {{ ref('int_sponsor__enrollment_plan') }}
+    from {{ ref('fct_enrollment_plan') }}
 ),
 
-plan_ranges as (
-    select study_id, country_code, min(plan_month_start) as first_month
+randomized as (
+    select study_id, country_code, subject_id, randomized_date
+    from {{ ref('dim_subject') }}
+    where randomized_date is not null
+),
+
+{#- Every planned country, and any country that randomized without a plan. -#}
+study_countries as (
+    select study_id, country_code from {{ ref('fct_country_plan') }}
+    union
+    select study_id, country_code from plan
+    union
+    select study_id, country_code from randomized
+),
+
+study_ranges as (
+    select study_id, min(plan_month_start) as first_month
     from plan
-    group by study_id, country_code
+    group by study_id
 ),
 
 months as (
     select
-        plan_ranges.study_id,
-        plan_ranges.country_code,
+        study_countries.study_id,
+        study_countries.country_code,
         calendar.month_start
-    from plan_ranges
+    from study_countries
+    inner join study_ranges
+        on study_countries.study_id = study_ranges.study_id
     cross join as_of
     inner join {{ ref('int_calendar_months') }} as calendar
-        on calendar.month_start >= plan_ranges.first_month
+        on calendar.month_start >= study_ranges.first_month
         and calendar.month_start <= as_of.as_of_month
 ),
 
@@ -43,12 +62,6 @@ planned as (
     group by months.study_id, months.country_code, months.month_start
 ),
 
-randomized as (
-    select study_id, country_code, subject_id, randomized_date
-    from {{ ref('int_cro__subjects') }}
-    where randomized_date is not null
-),
-
 actuals as (
     select
         months.study_id,
@@ -63,24 +76,15 @@ actuals as (
     group by months.study_id, months.country_code, months.month_start
 ),
 
-final as (
+measured as (
     select
-        -- grain
-        'shared' as perspective,
         planned.study_id,
         planned.country_code,
-        {{ month_label('planned.month_start') }} as month,
-        -- measures
-        cast(plan.planned_randomized_cum as integer) as planned_randomized_cum,
-        cast(actuals.actual_randomized_cum as integer) as actual_randomized_cum,
-        cast(actuals.actual_randomized_cum - plan.planned_randomized_cum as integer) as variance,
-        cast(
-            case when plan.planned_randomized_cum > 0
-                then 1.0 * actuals.actual_randomized_cum / plan.planned_randomized_cum
-            end as decimal(10, 4)
-        ) as pct_of_plan
+        planned.month_start,
+        coalesce(plan.planned_randomized_cum, 0) as planned_randomized_cum,
+        actuals.actual_randomized_cum
     from planned
-    inner join plan
+    left join plan
         on planned.study_id = plan.study_id
         and planned.country_code = plan.country_code
         and planned.plan_month_in_force = plan.plan_month_start
@@ -88,6 +92,25 @@ final as (
         on planned.study_id = actuals.study_id
         and planned.country_code = actuals.country_code
         and planned.month_start = actuals.month_start
+),
+
+final as (
+    select
+        -- grain
+        'shared' as perspective,
+        study_id,
+        country_code,
+        {{ month_label('month_start') }} as month,
+        -- measures
+        cast(planned_randomized_cum as integer) as planned_randomized_cum,
+        cast(actual_randomized_cum as integer) as actual_randomized_cum,
+        cast(actual_randomized_cum - planned_randomized_cum as integer) as variance,
+        cast(
+            case when planned_randomized_cum > 0
+                then 1.0 * actual_randomized_cum / planned_randomized_cum
+            end as decimal(10, 4)
+        ) as pct_of_plan
+    from measured
 )
 
 select * from final

@@ -1,4 +1,4 @@
-{#- Forecast accuracy per study, cost bucket and lag (kpi-definitions.md): for each
+{#- Forecast accuracy per study, cost bucket and lag (docs/kpi-definitions.md): for each
     closed month M before the as-of month with an actual, the forecast made for M in
     version M - lag. Actual = CRO accruals for M in canonical cost buckets. A bucket the
     version did not forecast counts as a forecast of 0; months whose version does not
@@ -13,7 +13,7 @@ actuals as (
         accruals.cost_bucket_code,
         accruals.accrual_month_start as month_start,
         sum(accruals.amount_reporting) as actual_amount
-    from {{ ref('int_cro__accruals') }} as accruals
+    from {{ ref('fct_accruals') }} as accruals
     cross join as_of
     where accruals.accrual_month_start < as_of.as_of_month
     group by accruals.study_id, accruals.cost_bucket_code, accruals.accrual_month_start
@@ -26,12 +26,12 @@ forecasts as (
         forecast_version_start,
         forecast_month_start,
         sum(amount_reporting) as forecast_amount
-    from {{ ref('int_sponsor__forecast') }}
+    from {{ ref('fct_forecast') }}
     group by study_id, cost_bucket_code, forecast_version_start, forecast_month_start
 ),
 
 versions as (
-    select distinct study_id, forecast_version_start from {{ ref('int_sponsor__forecast') }}
+    select distinct study_id, forecast_version_start from {{ ref('fct_forecast') }}
 ),
 
 lags as (

@@ -1,11 +1,11 @@
-{#- Study start-up cycle times (kpi-definitions.md), one definition for every
+{#- Study start-up cycle times (docs/kpi-definitions.md), one definition for every
     perspective: protocol final -> first country ready -> first site ready -> FPI. -#}
 with milestones as (
-    select * from {{ ref('int_milestones__by_perspective') }}
+    select * from {{ ref('fct_milestone_events') }}
 ),
 
 studies as (
-    select study_id from {{ ref('int_sponsor__studies') }}
+    select study_id from {{ ref('dim_study') }}
 ),
 
 perspectives as (

@@ -1,10 +1,10 @@
-{#- Where the sponsor's and the CRO's milestone records disagree (kpi-definitions.md):
+{#- Where the sponsor's and the CRO's milestone records disagree (docs/kpi-definitions.md):
     one row per milestone known to either side, compared at the level it is tracked:
     COUNTRY_READY per country, SITE_READY per site, FPI per study, country and site
     (first patient in each scope), close-out milestones per study. Both sides are
     rolled up by the same rule: the earliest record in scope. -#}
 with milestones as (
-    select * from {{ ref('int_milestones__by_perspective') }}
+    select * from {{ ref('fct_milestone_events') }}
     where milestone_code in ('COUNTRY_READY', 'SITE_READY', 'FPI', 'DB_LOCK', 'TMF_RECON', 'FIN_RECON')
 ),
 

@@ -176,9 +176,9 @@ def test_events_recorded_before_they_happened_are_held_and_late_records_accepted
 
     assert held(con) == [
         (1, "out_of_order: recorded_at='2026-11-01T10:00:00+01:00' is before at='2026-11-02T10:00:00+01:00'"),
-        (3, "unknown_code: type='OPENED' is not one of CTRY_APPROVED, CTRY_READY, SITE_IRB_OK, SITE_CTA_SIGNED, SITE_SIV, "
-            "SUBJ_SCREENED, SUBJ_RANDOMIZED, SUBJ_SCREEN_FAIL, SUBJ_WITHDRAWN, DEV_OPENED, DEV_CLOSED, DB_LOCK, TMF_RECON, "
-            "FIN_RECON, VOID"),
+        (3, "unknown_code: type='OPENED' is not one of CTRY_APPROVED, CTRY_READY, SITE_SELECTED, SITE_IRB_OK, "
+            "SITE_CTA_SIGNED, SITE_SYSTEMS_READY, SITE_SIV, SUBJ_SCREENED, SUBJ_RANDOMIZED, SUBJ_SCREEN_FAIL, "
+            "SUBJ_WITHDRAWN, DEV_OPENED, DEV_CLOSED, RISK_OPENED, RISK_CLOSED, DB_LOCK, TMF_RECON, FIN_RECON, VOID"),
     ]
     assert con.execute("select event_id from raw.cro__events").fetchall() == [("E2",)]
     receipt = receipt_of(con, "events__20261110T030000Z.jsonl")
@@ -233,7 +233,7 @@ def test_severity_comes_from_governance_and_changes_the_suite_version(monkeypatc
     monkeypatch.setattr(suites, "governance", lambda: {"default": "warn", "row_tolerance": 0.2, "min_rows_to_block": 5})
     relaxed = suites.load_suite("raw__cro__visits")
     assert {e["severity"] for e in relaxed.expectations} == {"warning"}
-    assert relaxed.version != visits.version and relaxed.version.startswith("1.1.0+")
+    assert relaxed.version != visits.version and relaxed.version.startswith("1.2.0+")
 
 
 def test_the_raw_suites_are_the_contract():

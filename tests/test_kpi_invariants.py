@@ -54,6 +54,15 @@ def test_shuffled_arrival_of_incremental_deliveries_gives_identical_marts(tmp_pa
     assert marts(shuffled.warehouse) == marts(in_order.warehouse)
 
 
+# sponsor code: (CRO event, date) of the site start-up pack items, and the close-out dates
+PACKS = {
+    "0101": {"SITE_SEL": ("SITE_SELECTED", "2026-01-20"), "SITE_IRB": ("SITE_IRB_OK", "2026-02-10"),
+             "SITE_CTA": ("SITE_CTA_SIGNED", "2026-03-05"), "SITE_SYS": ("SITE_SYSTEMS_READY", "2026-03-30")},
+    "0102": {"SITE_SEL": ("SITE_SELECTED", "2026-01-25"), "SITE_IRB": ("SITE_IRB_OK", "2026-03-01")},
+}
+CLOSEOUT = {"LPI": "2026-05-10", "DB_LOCK": "2026-05-20", "TMF_RECON": "2026-05-25", "FIN_RECON": "2026-05-28"}  # before the 1 Jun extract
+
+
 def agreeing_portfolio(landing: Path) -> None:
     """One study where the sponsor's milestones are exactly the CRO's events."""
     dates = {"CTRY_READY": {"FR": "2026-03-01", "DE": "2026-03-20"}, "SITE": {"0101": "2026-04-05", "0102": "2026-04-12", "0201": "2026-05-02"}}
@@ -71,6 +80,9 @@ def agreeing_portfolio(landing: Path) -> None:
     milestones += [f"ST-2,{sites[s][1]},{s},FPI,,{d},2026-06-01T00:00:00Z" for s, d in screened.items()]
     milestones += ["ST-2,FR,,FPI,,2026-05-01,2026-06-01T00:00:00Z", "ST-2,DE,,FPI,,2026-05-30,2026-06-01T00:00:00Z",
                    "ST-2,,,FPI,,2026-05-01,2026-06-01T00:00:00Z"]
+    # the site start-up packs of 0101 and 0102 and the close-out, the same on both sides (#16)
+    milestones += [f"ST-2,FR,{s},{code},,{d},2026-06-01T00:00:00Z" for s, items in PACKS.items() for code, (_, d) in items.items()]
+    milestones += [f"ST-2,,,{code},,{d},2026-06-01T00:00:00Z" for code, d in CLOSEOUT.items()]
     write_delivery(landing, "sponsor", "milestones__20260601T020000Z.csv", "\n".join(milestones) + "\n")
     write_delivery(landing, "cro-acme", "studies__20260601T030000Z.csv", "CroStudyRef,SponsorStudyId,ProtocolVersion\nACM-0002,ST-2,1.0\n")
     write_delivery(landing, "cro-acme", "sites__20260601T030000Z.csv", "CroStudyRef,SiteCode,SponsorSiteNo,Country,Status\n"
@@ -84,6 +96,10 @@ def agreeing_portfolio(landing: Path) -> None:
     events = [event(i, "CTRY_READY", d, names[c]) for i, (c, d) in enumerate(dates["CTRY_READY"].items())]
     events += [event(10 + i, "SITE_SIV", d, sites[s][2], sites[s][0]) for i, (s, d) in enumerate(dates["SITE"].items())]
     events += [event(20 + i, "SUBJ_SCREENED", d, sites[s][2], sites[s][0], f"{sites[s][0]}-001") for i, (s, d) in enumerate(screened.items())]
+    events += [event(30 + 4 * i + j, kind, d, "France", sites[s][0]) for i, (s, items) in enumerate(PACKS.items())
+               for j, (kind, d) in enumerate(items.values())]
+    events += [event(40, "SUBJ_RANDOMIZED", CLOSEOUT["LPI"], "France", "FR-PAR-01", "FR-PAR-01-001")]
+    events += [event(41 + i, code, CLOSEOUT[code], None) for i, code in enumerate(("DB_LOCK", "TMF_RECON", "FIN_RECON"))]
     write_delivery(landing, "cro-acme", "events__20260601T030000Z.jsonl", "\n".join(events) + "\n")
 
 
@@ -93,12 +109,18 @@ def test_agreeing_records_give_identical_numbers_in_both_perspectives(tmp_path):
     assert run_pipeline(settings).success
 
     with connect(settings.warehouse, read_only=True) as con:
-        for mart in ("kpi_study_startup", "kpi_country_startup"):
+        for mart in ("kpi_study_startup", "kpi_country_startup", "kpi_site_readiness", "kpi_country_readiness", "kpi_closeout"):
             by_perspective = {
                 perspective: con.execute(f"select * exclude (perspective) from marts.{mart} where perspective = ? order by all", [perspective]).fetchall()
                 for perspective in ("sponsor", "cro")
             }
             assert by_perspective["sponsor"] == by_perspective["cro"], mart
             assert by_perspective["cro"], mart
-        assert con.execute("select status, count(*) from marts.rpt_milestone_discrepancies group by status").fetchall() == [("MATCH", 10)]
-        # 10 = 2 countries ready + 3 sites ready + FPI: 1 study, 2 countries, 2 sites
+        assert con.execute("select status, count(*) from marts.rpt_milestone_discrepancies group by status").fetchall() == [("MATCH", 19)]
+        # 10 = 2 countries ready + 3 sites ready + FPI: 1 study, 2 countries, 2 sites;
+        # + 6 pack items (4 at 0101, 2 at 0102) + DB_LOCK, TMF_RECON, FIN_RECON = 19 (#16)
+        assert con.execute("select perspective, closeout_state, days_lpi_to_db_lock from marts.kpi_closeout order by all").fetchall() == [
+            ("cro", "CLOSED", 10), ("sponsor", "CLOSED", 10)]  # 10 May -> 20 May = 10 days
+        assert con.execute("select perspective, site_code, pack_state, pack_items_done from marts.kpi_site_readiness "
+                           "where site_code in ('0101', '0102') order by all").fetchall() == [
+            ("cro", "0101", "READY", 4), ("cro", "0102", "READY", 2), ("sponsor", "0101", "READY", 4), ("sponsor", "0102", "READY", 2)]  # both SIV done

@@ -15,3 +15,14 @@
 {% macro days_between(start, end) -%}
     {{ dbt.datediff(start, end, 'day') }}
 {%- endmacro %}
+
+{#- The earliest of several dates, ignoring the ones that are null (null when all are);
+    DuckDB's and PostgreSQL's least() skip nulls, adapters whose least() does not get
+    their own dispatch. -#}
+{% macro least_of(expressions) -%}
+    {{ return(adapter.dispatch('least_of', 'common_ground')(expressions)) }}
+{%- endmacro %}
+
+{% macro default__least_of(expressions) -%}
+    least({{ expressions | join(', ') }})
+{%- endmacro %}

@@ -61,6 +61,9 @@ final as (
         latest.site_code,
         latest.subject_id,
         latest.deviation_id,
+        latest.risk_id,
+        latest.severity,
+        latest.category,
         latest.supersedes_event_id,
         -- codes
         latest.cro_event_type,

@@ -1,11 +1,16 @@
 {#- Where the sponsor's and the CRO's milestone records disagree (docs/kpi-definitions.md):
     one row per milestone known to either side, compared at the level it is tracked:
-    COUNTRY_READY per country, SITE_READY per site, FPI per study, country and site
+    COUNTRY_READY per country, SITE_READY and the site start-up pack items (SITE_SELECTED,
+    SITE_IRB_APPROVED, SITE_CONTRACT_SIGNED, SITE_SYSTEMS_READY) per site, FPI per study,
+    country and site
     (first patient in each scope), close-out milestones per study. Both sides are
     rolled up by the same rule: the earliest record in scope. -#}
 with milestones as (
     select * from {{ ref('fct_milestone_events') }}
-    where milestone_code in ('COUNTRY_READY', 'SITE_READY', 'FPI', 'DB_LOCK', 'TMF_RECON', 'FIN_RECON')
+    where milestone_code in (
+        'COUNTRY_READY', 'SITE_READY', 'FPI', 'DB_LOCK', 'TMF_RECON', 'FIN_RECON',
+        'SITE_SELECTED', 'SITE_IRB_APPROVED', 'SITE_CONTRACT_SIGNED', 'SITE_SYSTEMS_READY'
+    )
 ),
 
 scoped as (
@@ -13,7 +18,8 @@ scoped as (
     from milestones where milestone_code = 'COUNTRY_READY'
     union all
     select perspective, study_id, country_code, site_number, milestone_code, milestone_date
-    from milestones where milestone_code = 'SITE_READY'
+    from milestones
+    where milestone_code in ('SITE_READY', 'SITE_SELECTED', 'SITE_IRB_APPROVED', 'SITE_CONTRACT_SIGNED', 'SITE_SYSTEMS_READY')
     union all
     select perspective, study_id, cast(null as {{ dbt.type_string() }}), cast(null as {{ dbt.type_string() }}), milestone_code, milestone_date
     from milestones where milestone_code in ('FPI', 'DB_LOCK', 'TMF_RECON', 'FIN_RECON')

@@ -14,6 +14,10 @@ renamed as (
         subject as subject_id,
         supersedes as supersedes_event_id,
         deviation_id,
+        risk_id,
+        -- deviation severity (IMPORTANT/NOT_IMPORTANT) or risk severity (LOW..CRITICAL), risk category
+        severity,
+        category,
         -- timestamps (UTC), and the calendar dates where the event happened: KPIs count
         -- local calendar days (00:30 on 1 May in Paris is 1 May, not 30 April)
         {{ parse_timestamp_utc('"at"') }} as occurred_at,

@@ -10,7 +10,7 @@ import json
 import subprocess
 import sys
 from collections import Counter, defaultdict
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -185,3 +185,56 @@ def test_cli_helps_and_refuses_a_folder_that_holds_deliveries(tiny):
     refused = subprocess.run([*command, "--size", "tiny", "--out", str(tiny)], capture_output=True, text=True)
     assert refused.returncode == 2
     assert "already holds deliveries; pass --force" in refused.stderr
+
+
+def test_start_up_packs_deviations_risks_and_close_out_look_real(tiny):
+    # #16: pack items over realistic spans, deviations at a few per hundred visits with most
+    # closed within weeks, a few risks per study, the close-out of ended studies on both sides.
+    day = lambda event: date.fromisoformat(event["at"][:10])  # noqa: E731
+    events = read(tiny, "cro-acme", "events") + read(tiny, "cro-zenith", "events")
+    packs = defaultdict(dict)
+    for event in events:
+        if event["type"].startswith("SITE_"):
+            packs[(event["study"], event["site"])].setdefault(event["type"], day(event))
+    complete = [pack for pack in packs.values() if {"SITE_SELECTED", "SITE_IRB_OK", "SITE_CTA_SIGNED", "SITE_SYSTEMS_READY", "SITE_SIV"} <= set(pack)]
+    assert complete
+    for pack in complete:
+        assert 30 <= (pack["SITE_IRB_OK"] - pack["SITE_SELECTED"]).days <= 90
+        assert 60 <= (pack["SITE_CTA_SIGNED"] - pack["SITE_SELECTED"]).days <= 150
+        assert pack["SITE_CTA_SIGNED"] <= pack["SITE_SYSTEMS_READY"] <= pack["SITE_SIV"]
+        assert (pack["SITE_SIV"] - pack["SITE_SYSTEMS_READY"]).days <= 21
+
+    opened = {e["deviation_id"]: e for e in events if e["type"] == "DEV_OPENED"}
+    closed = {e["deviation_id"]: e for e in events if e["type"] == "DEV_CLOSED"}
+    visits = len(read(tiny, "cro-acme", "visits")) + len(read(tiny, "cro-zenith", "visits"))
+    assert 0.005 * visits <= len(opened) <= 0.08 * visits
+    assert {e["severity"] for e in opened.values()} == {"IMPORTANT", "NOT_IMPORTANT"}
+    assert set(closed) <= set(opened) and len(closed) >= 0.7 * len(opened)
+    within_weeks = [d for d, e in closed.items() if (day(e) - day(opened[d])).days <= 45]
+    assert len(within_weeks) >= 0.7 * len(closed)
+    assert all("deviation_id" not in e and "severity" not in e for e in events if e["type"] in ("SITE_SIV", "SUBJ_SCREENED"))
+
+    risks = Counter(e["study"] for e in events if e["type"] == "RISK_OPENED")
+    assert risks and all(2 <= n <= 6 for n in risks.values())
+    assert {e["severity"] for e in events if e["type"] == "RISK_OPENED"} <= {"LOW", "MEDIUM", "HIGH", "CRITICAL"}
+
+    sponsor = read(tiny, "sponsor", "milestones")
+    assert {"SITE_SEL", "SITE_IRB", "SITE_CTA", "SITE_SYS"} <= {row["milestone"] for row in sponsor}
+    ended = {row["study_id"] for row in sponsor if row["milestone"] == "DB_LOCK" and row["actual_date"]}
+    lpi = {row["study_id"] for row in sponsor if row["milestone"] == "LPI" and row["actual_date"]}
+    assert ended <= lpi  # every ended study has its LPI on the sponsor side too
+    assert {e["study"] for e in events if e["type"] == "DB_LOCK"} or not ended
+
+
+def test_an_ended_study_has_its_close_out_sequence_on_both_sides():
+    from orchestration.synthetic.feeds import milestones
+    from orchestration.synthetic.world import simulate_study
+
+    spec = PortfolioSpec.for_size("demo")
+    (study,) = [s for s in (simulate_study(spec, i) for i in range(spec.studies)) if s.closed]
+    records = {record.code: record.day for record in milestones(study)}
+    last_randomized = max(subject.randomized for site in study.sites for subject in site.subjects
+                          if subject.randomized and subject.randomized <= study.closed)
+    # LPI, then DB lock at the end, TMF 30 and finance 45 days later (feeds.CLOSE_OUT)
+    assert (records["LPI"], records["DB_LOCK"], records["TMF_RECON"], records["FIN_RECON"]) == (
+        last_randomized, study.closed, study.closed + timedelta(days=30), study.closed + timedelta(days=45))

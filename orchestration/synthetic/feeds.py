@@ -153,11 +153,13 @@ def json_code(code: str | None) -> str:
 
 
 def event_line(event_id: str, kind: str, study_ref: str, country: str | None, site: str | None, subject: str | None,
-               at: str, recorded_at: str, supersedes: str | None = None) -> str:
-    """One event as a JSON object, keys in the contract's order."""
+               at: str, recorded_at: str, supersedes: str | None = None, extra: dict[str, str] | None = None) -> str:
+    """One event as a JSON object, keys in the contract's order; the fields of deviations and
+    risks (deviation_id, risk_id, severity, category) only on the event types that use them."""
+    extras = "".join(f', "{key}": {json_name(value)}' for key, value in (extra or {}).items())
     return (f'{{"event_id": "{event_id}", "type": "{kind}", "study": "{study_ref}", "country": {json_name(country)}, '
             f'"site": {json_code(site)}, "subject": {json_code(subject)}, "at": "{at}", "recorded_at": "{recorded_at}", '
-            f'"supersedes": {json_code(supersedes)}}}')
+            f'"supersedes": {json_code(supersedes)}{extras}}}')
 
 
 def numbered_ids(prefix: str, study: Study):
@@ -278,6 +280,9 @@ def milestones(study: Study) -> list[Milestone]:
     for country in study.countries:
         reported(country.code, "", "CTRY_READY", country.ready, country.offset, 10)
         for site in country.sites:
+            for code, day in (("SITE_SEL", site.selected), ("SITE_IRB", site.irb_ok), ("SITE_CTA", site.cta_signed),
+                              ("SITE_SYS", site.systems_ready)):
+                reported(country.code, site.number, code, day, country.offset, 10)
             reported(country.code, site.number, "SITE_READY", site.siv, country.offset, 10)
             if site.first_screened:
                 reported(country.code, site.number, "FPI", site.first_screened, country.offset, 9)
@@ -286,6 +291,10 @@ def milestones(study: Study) -> list[Milestone]:
     if study.first_screened:
         reported("", "", "FPI", study.first_screened, 0, 9)
     if study.closed:
+        last_randomized = max((subject.randomized for site in study.sites for subject in site.subjects
+                               if subject.randomized and subject.randomized <= study.closed), default=None)
+        if last_randomized:
+            reported("", "", "LPI", last_randomized, CRO_OFFSET, 12, shown_from=study.closed)
         for code, days in CLOSE_OUT:
             reported("", "", code, study.closed + timedelta(days=days), CRO_OFFSET, 12, shown_from=study.closed)
     return records
@@ -320,7 +329,7 @@ def cro_sites(study: Study, today: date, defects: Defects) -> list[tuple[str, ..
     for country in study.countries:
         name = csv_field(country.cro_name)
         for site in country.sites:
-            if site.cta_signed - timedelta(days=60) > today:
+            if site.selected > today:  # the CRO lists a site once it is selected
                 continue
             rows.append((study.cro_ref, site.code, site.number, defects.cro_country_name(name), _site_status(site, today, closed)))
     return rows
@@ -349,7 +358,8 @@ def event_versions(study: Study, schedule: Schedule, defects: Defects) -> list[V
     versions: list[Version] = []
     ids = numbered_ids("ZEV" if study.cro_id == "zenith" else f"{study.cro_id[:3].upper()}-EV", study)
 
-    def record(kind: str, country: Country | None, day: date, hour: int = 10, site: str | None = None, subject: str | None = None):
+    def record(kind: str, country: Country | None, day: date, hour: int = 10, site: str | None = None, subject: str | None = None,
+               extra: dict[str, str] | None = None):
         offset = country.offset if country else CRO_OFFSET
         late_days = defects.recording_delay_days(kind)
         recorded = stamp(day + timedelta(days=late_days), offset, hour) if late_days else stamp(day, offset, hour + 8)
@@ -358,14 +368,16 @@ def event_versions(study: Study, schedule: Schedule, defects: Defects) -> list[V
         if extract is not None:
             versions.append((extract, recorded.epoch, event_line(
                 event_id, kind, study.cro_ref, country.cro_name if country else None, site, subject,
-                stamp(day, offset, hour).local, recorded.local)))
+                stamp(day, offset, hour).local, recorded.local, extra=extra)))
 
     for country in study.countries:
         record("CTRY_APPROVED", country, country.approved)
         record("CTRY_READY", country, country.ready)
         for site in country.sites:
+            record("SITE_SELECTED", country, site.selected, site=site.code)
             record("SITE_IRB_OK", country, site.irb_ok, site=site.code)
             record("SITE_CTA_SIGNED", country, site.cta_signed, site=site.code)
+            record("SITE_SYSTEMS_READY", country, site.systems_ready, site=site.code)
             record("SITE_SIV", country, site.siv, site=site.code)
             for subject in site.subjects:
                 record("SUBJ_SCREENED", country, subject.screened, 9, site.code, subject.subject_id)
@@ -373,6 +385,18 @@ def event_versions(study: Study, schedule: Schedule, defects: Defects) -> list[V
                     record("SUBJ_RANDOMIZED", country, subject.randomized, site=site.code, subject=subject.subject_id)
                 if subject.screen_failed:
                     record("SUBJ_SCREEN_FAIL", country, subject.screen_failed, site=site.code, subject=subject.subject_id)
+                for deviation in subject.deviations:
+                    record("DEV_OPENED", country, deviation.opened, 11, site.code, subject.subject_id,
+                           {"deviation_id": deviation.deviation_id, "severity": deviation.severity})
+                    if deviation.closed:
+                        record("DEV_CLOSED", country, deviation.closed, 11, site.code, subject.subject_id,
+                               {"deviation_id": deviation.deviation_id})
+    for risk in study.risks:
+        site = risk.site.code if risk.site else None
+        record("RISK_OPENED", risk.country, risk.opened, 14, site,
+               extra={"risk_id": risk.risk_id, "severity": risk.severity, "category": risk.category})
+        if risk.closed:
+            record("RISK_CLOSED", risk.country, risk.closed, 14, site, extra={"risk_id": risk.risk_id})
     for kind, days in CLOSE_OUT if study.closed else ():
         record(kind, None, study.closed + timedelta(days=days), hour=12)
     for known, line in defects.corrected_and_voided_events(study):

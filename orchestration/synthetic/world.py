@@ -61,12 +61,32 @@ class Visit:
 
 
 @dataclass(slots=True)
+class Deviation:
+    deviation_id: str
+    opened: date
+    closed: date | None  # None: still open at the portfolio's end date
+    severity: str  # IMPORTANT or NOT_IMPORTANT (ICH E3)
+
+
+@dataclass(slots=True)
+class Risk:
+    risk_id: str
+    opened: date
+    closed: date | None
+    severity: str  # LOW, MEDIUM, HIGH, CRITICAL
+    category: str
+    country: "Country | None" = None
+    site: "Site | None" = None
+
+
+@dataclass(slots=True)
 class Subject:
     subject_id: str
     screened: date
     randomized: date | None
     screen_failed: date | None
     visits: list[Visit] = field(default_factory=list)
+    deviations: list[Deviation] = field(default_factory=list)
 
 
 @dataclass
@@ -78,6 +98,8 @@ class Site:
     irb_ok: date
     cta_signed: date
     subjects: list[Subject] = field(default_factory=list)
+    selected: date | None = None  # the start-up pack: selected, IRB, contract, systems, then SIV
+    systems_ready: date | None = None
 
     @cached_property
     def first_screened(self) -> date | None:
@@ -118,6 +140,7 @@ class Study:
     visits: list[tuple]  # (code, day, ctq, payable, fee)
     countries: list[Country] = field(default_factory=list)
     closed: date | None = None
+    risks: list[Risk] = field(default_factory=list)
 
     @property
     def sites(self) -> list[Site]:
@@ -165,7 +188,64 @@ def simulate_study(spec, index: int) -> Study:
         study.countries.append(_country(study, rng, number, code, acme_name if cro_id != "zenith" else zenith_name, offset, currency, planned, spec))
     if protocol_final + timedelta(days=900) < spec.end_date:
         study.closed = protocol_final + timedelta(days=900)
+    _risks(study, spec)
     return study
+
+
+# The study operations records (#16) draw from their own random streams, so that adding them
+# changed none of the dates drawn before (SIVs, screenings, visits, payments).
+RISK_CATEGORIES = ("enrollment", "supply", "data quality", "site performance", "regulatory", "safety reporting")
+RISK_SEVERITIES = (("LOW", 4), ("MEDIUM", 4), ("HIGH", 2), ("CRITICAL", 1))
+DEVIATION_RATE = 0.03  # deviations per subject visit (published rates: a few per hundred visits)
+
+
+def _pack(study: Study, site: Site, spec) -> None:
+    """The site start-up pack, ending in the SIV already drawn: IRB approval 30-90 days and the
+    contract 60-150 days after selection, systems provisioned in the last weeks before the SIV."""
+    rng = random.Random(f"{spec.seed}/pack/{study.index}/{site.number}")
+    contract_days, irb_days, gap = rng.randint(60, 150), rng.randint(30, 90), rng.randint(14, 45)
+    site.selected = site.siv - timedelta(days=contract_days + gap)
+    site.irb_ok = site.selected + timedelta(days=irb_days)
+    site.cta_signed = site.selected + timedelta(days=contract_days)
+    site.systems_ready = max(site.cta_signed, site.siv - timedelta(days=rng.randint(7, 21)))
+
+
+def _deviations(study: Study, subject: Subject, spec) -> None:
+    """Protocol deviations at a few per hundred visits, about one in six important; most
+    closed within weeks, some left open for months."""
+    rng = random.Random(f"{spec.seed}/deviations/{subject.subject_id}")
+    for n, visit in enumerate(subject.visits, start=1):
+        if rng.random() >= DEVIATION_RATE:
+            continue
+        opened = visit.visit_date + timedelta(days=rng.randint(0, 10))
+        closed = opened + timedelta(days=rng.randint(3, 45) if rng.random() < 0.9 else rng.randint(60, 150))
+        if opened > spec.end_date:
+            continue
+        subject.deviations.append(Deviation(
+            deviation_id=f"DV-{subject.subject_id}-{n:02d}", opened=opened,
+            closed=closed if closed <= spec.end_date else None,
+            severity="IMPORTANT" if rng.random() < 0.15 else "NOT_IMPORTANT",
+        ))
+
+
+def _risks(study: Study, spec) -> None:
+    """A few risks per study in the CRO's register, half of them local to a country or site,
+    most closed after weeks to months."""
+    rng = random.Random(f"{spec.seed}/risks/{study.index}")
+    last = min(spec.end_date, study.closed or spec.end_date)
+    span = (last - study.protocol_final).days
+    for n in range(1, rng.randint(2, 6) + 1):
+        opened = study.protocol_final + timedelta(days=rng.randint(0, max(0, span)))
+        closed = opened + timedelta(days=rng.randint(20, 180))
+        country = rng.choice(study.countries) if rng.random() < 0.5 else None
+        site = rng.choice(country.sites) if country and country.sites and rng.random() < 0.5 else None
+        if site and site.selected and opened < site.selected:
+            site = None  # the CRO logs a risk at a site only once it is selected
+        study.risks.append(Risk(
+            risk_id=f"RK-{study.index + 1:04d}-{n:02d}", opened=opened, closed=closed if closed <= spec.end_date else None,
+            severity=rng.choices([s for s, _ in RISK_SEVERITIES], [w for _, w in RISK_SEVERITIES])[0],
+            category=rng.choice(RISK_CATEGORIES), country=country, site=site,
+        ))
 
 
 def _cro_study_ref(cro_id: str, index: int, seed: int) -> str:
@@ -197,6 +277,7 @@ def _country(study: Study, rng, number, code, cro_name, offset, currency, planne
             country=code, siv=siv, irb_ok=siv - timedelta(days=rng.randint(20, 40)),
             cta_signed=siv - timedelta(days=rng.randint(5, 19)),
         )
+        _pack(study, site, spec)
         _enrol(study, country, site, rng, spec)
         country.sites.append(site)
     return country
@@ -225,6 +306,7 @@ def _enrol(study: Study, country: Country, site: Site, rng: random.Random, spec)
             screen_failed=screened + timedelta(days=rng.randint(3, 21)) if fails else None,
         )
         subject.visits = _visits(study, country, subject, rng, spec.end_date)
+        _deviations(study, subject, spec)
         site.subjects.append(subject)
 
 

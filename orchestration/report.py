@@ -75,6 +75,59 @@ left join discrepancies using (study_id)
 order by studies.study_id
 """
 
+OPERATIONS_SUMMARY = """
+with readiness as (
+    select
+        study_id,
+        count(*) filter (where pack_state = 'READY') as ready,
+        count(*) filter (where pack_state = 'IN_PROGRESS') as in_progress,
+        count(*) filter (where pack_state = 'PLANNED') as planned,
+        median(days_in_state) filter (where pack_state = 'IN_PROGRESS') as days_in_progress
+    from marts.kpi_site_readiness
+    where perspective = 'cro'
+    group by study_id
+),
+deviations as (
+    select
+        study_id,
+        cast(sum(open_now) as bigint) as open_now,
+        cast(sum(important_open) as bigint) as important_open,
+        cast(sum(open_over_30_days) as bigint) as over_30
+    from marts.kpi_deviations group by study_id
+),
+risks as (
+    select
+        study_id,
+        count(*) filter (where is_open) as open_risks,
+        count(*) filter (where is_open and severity in ('HIGH', 'CRITICAL')) as high_open
+    from marts.kpi_risks group by study_id
+),
+closeout as (
+    select
+        study_id,
+        max(case when perspective = 'sponsor' then closeout_state end) as closeout_sponsor,
+        max(case when perspective = 'cro' then closeout_state end) as closeout_cro
+    from marts.kpi_closeout group by study_id
+)
+select
+    studies.study_id as study,
+    coalesce(readiness.ready, 0) || ' / ' || coalesce(readiness.in_progress, 0) || ' / ' || coalesce(readiness.planned, 0)
+        as "sites ready / in pack / planned",
+    readiness.days_in_progress as "days in pack (median)",
+    coalesce(deviations.open_now, 0) as "deviations open",
+    coalesce(deviations.important_open, 0) as "important",
+    coalesce(deviations.over_30, 0) as "open >30 d",
+    coalesce(risks.open_risks, 0) as "risks open",
+    coalesce(risks.high_open, 0) as "high/critical",
+    closeout.closeout_sponsor || ' / ' || closeout.closeout_cro as "close-out (sp / cro)"
+from marts.dim_study as studies
+left join readiness using (study_id)
+left join deviations using (study_id)
+left join risks using (study_id)
+left join closeout using (study_id)
+order by studies.study_id
+"""
+
 HELD_SUMMARY = """
 select stage, feed, rule, count(*) as rows_held
 from marts.quarantined_rows
@@ -89,6 +142,7 @@ def summary(warehouse: Path) -> str:
         as_of = con.execute("select as_of_date from intermediate.int_as_of_date").fetchall()[0][0]
         ingest = con.execute(INGEST_SUMMARY).df()
         studies = con.execute(STUDY_SUMMARY).df()
+        operations = con.execute(OPERATIONS_SUMMARY).df()
         held = con.execute(HELD_SUMMARY).df()
         waiting = con.execute(
             "select source || '/' || file_name as delivery, rows_kept, held_reason from marts.held_deliveries "
@@ -102,6 +156,7 @@ def summary(warehouse: Path) -> str:
         f"Warehouse {warehouse} (as of {as_of})",
         _section("Deliveries by source", ingest),
         _section("KPIs per study (marts.kpi_*; PF = protocol final, sp = sponsor view)", studies),
+        _section("Readiness and risk per study (CRO view: kpi_site_readiness, kpi_deviations, kpi_risks, kpi_closeout)", operations),
         _section("Rows held back, by reason (marts.quarantined_rows, marts.mapping_gaps)", held),
     ]
     if not waiting.empty:

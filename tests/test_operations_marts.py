@@ -208,3 +208,15 @@ def test_dbt_unit_tests_of_the_state_rules_pass(pipeline):
 
 
 UNIT_TESTS = 6  # dbt_project/models/marts/{core,kpi}/_operations_unit_tests.yml
+
+
+def test_the_demo_summary_shows_readiness_and_risk_per_study(warehouse):
+    from orchestration.report import summary
+
+    lines = summary(warehouse).splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Readiness and risk per study"))
+    # CRO view. ST-A: 0101 ready, 0102 in its pack (121 days), 0201 planned; deviations open
+    # DV-2 and DV-4, DV-2 important and over 30 days; risks open RK-2 and RK-3 (CRITICAL).
+    # ST-B: 0301 ready, nothing open, close-out IN_PROGRESS (sponsor: no TMF) / CLOSED (CRO).
+    assert lines[start + 3].split() == ["ST-A", "1", "/", "1", "/", "1", "121.0", "2", "1", "1", "2", "1", "NOT_STARTED", "/", "NOT_STARTED"]
+    assert lines[start + 4].split() == ["ST-B", "1", "/", "0", "/", "0", "-", "0", "0", "0", "0", "0", "IN_PROGRESS", "/", "CLOSED"]

@@ -99,7 +99,7 @@ def test_each_layer_of_model_gates_is_one_step_with_a_blocking_check_and_a_warni
     assert ("marts/fct_subject_visits", "conformed_gate") in specs["conformed_gates"]
     assert ("marts/fct_subject_visits", "conformed_gate_warnings") in specs["conformed_gates"]
     assert ("marts/kpi_country_startup", "mart_gate") in specs["mart_gates"]
-    assert len(specs["conformed_gates"]) == 2 * 15 and len(specs["mart_gates"]) == 2 * 12
+    assert len(specs["conformed_gates"]) == 2 * 16 and len(specs["mart_gates"]) == 2 * 12
     assert {(spec.name, spec.blocking) for definition in model_gate_checks for spec in definition.check_specs} == {
         ("conformed_gate", True), ("conformed_gate_warnings", False), ("mart_gate", True), ("mart_gate_warnings", False),
     }

@@ -46,8 +46,8 @@ def test_every_gate_ran_and_only_the_chronology_gate_reports(pipeline):
     assert len([key for key in verdicts if key[1] == "contract_gate"]) == 14
     # 7 before, and the core models the marts now read instead of int_ models: dim_study,
     # dim_subject, fct_country_plan, fct_enrollment_plan, fct_unconformed_rows; and for the
-    # study operations marts (#16) fct_deviations, fct_risks, fct_record_lags.
-    assert len([key for key in verdicts if key[1] == "conformed_gate"]) == 15
+    # study operations marts (#16) fct_site_packs, fct_deviations, fct_risks, fct_record_lags.
+    assert len([key for key in verdicts if key[1] == "conformed_gate"]) == 16
     # 6 before, and the six study operations marts (#16).
     assert len([key for key in verdicts if key[1] == "mart_gate"]) == 12
     assert {key: verdict for key, verdict in verdicts.items() if verdict[0] is not True} == {}

@@ -47,7 +47,7 @@ def test_new_marts_and_facts_have_passing_blocking_gates(pipeline):
     }
     for mart in NEW_MARTS:
         assert verdicts[(mart, "mart_gate")] is True, mart
-    for fact in ("fct_deviations", "fct_risks", "fct_record_lags"):
+    for fact in ("fct_site_packs", "fct_deviations", "fct_risks", "fct_record_lags"):
         assert verdicts[(fact, "conformed_gate")] is True, fact
 
 

@@ -1,6 +1,6 @@
 {#- The country pack (docs/kpi-definitions.md, "Study operations marts"), one definition
     for every perspective: COUNTRY_APPROVED, then COUNTRY_READY, with the country's sites
-    counted by the state of their own pack (kpi_site_readiness). The sponsor has no code
+    counted by the state of their own pack (fct_site_packs). The sponsor has no code
     for the approval: its view leaves approval_date null. `pack_state`: READY once the
     country is ready, IN_PROGRESS once approved or once any of its sites has a pack item
     done, else PLANNED. A row for every planned study-country, and for any country with a
@@ -13,7 +13,7 @@ with milestones as (
 ),
 
 sites as (
-    select * from {{ ref('kpi_site_readiness') }}
+    select * from {{ ref('fct_site_packs') }}
     where country_code is not null
 ),
 

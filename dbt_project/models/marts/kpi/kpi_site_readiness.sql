@@ -1,123 +1,35 @@
 {#- The site start-up pack (docs/kpi-definitions.md, "Study operations marts"), one
-    definition for every perspective: SELECTED, IRB_APPROVED, CONTRACT_SIGNED,
-    SYSTEMS_READY, then SITE_READY (SIV). PLANNED while no item is done, IN_PROGRESS once
-    one is, READY once the SIV is done (an item voided after the SIV leaves it READY with
-    one item fewer done). One row per perspective and site either side knows. -#}
+    definition for every perspective (fct_site_packs): the items' dates, the state and how
+    long the site has been in it at the as-of date. One row per perspective and site
+    either side knows. -#}
 with as_of as (
     select as_of_date from {{ ref('int_as_of_date') }}
 ),
 
-milestones as (
-    select * from {{ ref('fct_milestone_events') }}
-    where milestone_code in (
-        'SITE_SELECTED', 'SITE_IRB_APPROVED', 'SITE_CONTRACT_SIGNED', 'SITE_SYSTEMS_READY', 'SITE_READY'
-    )
-        and site_number is not null
-),
-
-protocol_final as (
-    select perspective, study_id, min(milestone_date) as protocol_final_date
-    from {{ ref('fct_milestone_events') }}
-    where milestone_code = 'PROTOCOL_FINAL'
-    group by perspective, study_id
-),
-
-perspectives as (
-    select 'sponsor' as perspective union all select 'cro' as perspective
-),
-
-{#- Every site either side knows: the CRO's site list and any site with a pack record,
-    in every perspective. -#}
-known_sites as (
-    select study_id, site_number, max(country_code) as country_code
-    from (
-        select study_id, site_number, country_code from {{ ref('dim_site') }}
-        union all
-        select study_id, site_number, country_code from milestones
-    ) as sites
-    where study_id is not null and site_number is not null
-    group by study_id, site_number
-),
-
-per_site as (
-    select
-        perspective,
-        study_id,
-        site_number,
-        min(case when milestone_code = 'SITE_SELECTED' then milestone_date end) as selected_date,
-        min(case when milestone_code = 'SITE_IRB_APPROVED' then milestone_date end) as irb_approved_date,
-        min(case when milestone_code = 'SITE_CONTRACT_SIGNED' then milestone_date end) as contract_signed_date,
-        min(case when milestone_code = 'SITE_SYSTEMS_READY' then milestone_date end) as systems_ready_date,
-        min(case when milestone_code = 'SITE_READY' then milestone_date end) as site_ready_date
-    from milestones
-    group by perspective, study_id, site_number
-),
-
-pack as (
-    select
-        perspectives.perspective,
-        known_sites.study_id,
-        known_sites.country_code,
-        known_sites.site_number,
-        per_site.selected_date,
-        per_site.irb_approved_date,
-        per_site.contract_signed_date,
-        per_site.systems_ready_date,
-        per_site.site_ready_date,
-        (case when per_site.selected_date is not null then 1 else 0 end)
-        + (case when per_site.irb_approved_date is not null then 1 else 0 end)
-        + (case when per_site.contract_signed_date is not null then 1 else 0 end)
-        + (case when per_site.systems_ready_date is not null then 1 else 0 end) as pack_items_done,
-        {{ least_of(['per_site.selected_date', 'per_site.irb_approved_date', 'per_site.contract_signed_date', 'per_site.systems_ready_date']) }}
-            as first_item_date,
-        protocol_final.protocol_final_date
-    from known_sites
-    cross join perspectives
-    left join per_site
-        on perspectives.perspective = per_site.perspective
-        and known_sites.study_id = per_site.study_id
-        and known_sites.site_number = per_site.site_number
-    left join protocol_final
-        on perspectives.perspective = protocol_final.perspective
-        and known_sites.study_id = protocol_final.study_id
-),
-
-stated as (
-    select
-        pack.*,
-        case
-            when site_ready_date is not null then 'READY'
-            when pack_items_done > 0 then 'IN_PROGRESS'
-            else 'PLANNED'
-        end as pack_state,
-        case
-            when site_ready_date is not null then site_ready_date
-            when pack_items_done > 0 then first_item_date
-            else protocol_final_date
-        end as state_entered_date
-    from pack
+packs as (
+    select * from {{ ref('fct_site_packs') }}
 ),
 
 final as (
     select
         -- grain
-        stated.perspective,
-        stated.study_id,
-        stated.country_code,
-        stated.site_number as site_code,
+        packs.perspective,
+        packs.study_id,
+        packs.country_code,
+        packs.site_number as site_code,
         -- pack items (null while not done)
-        stated.selected_date,
-        stated.irb_approved_date,
-        stated.contract_signed_date,
-        stated.systems_ready_date,
-        stated.site_ready_date,
+        packs.selected_date,
+        packs.irb_approved_date,
+        packs.contract_signed_date,
+        packs.systems_ready_date,
+        packs.site_ready_date,
         -- state
-        cast(stated.pack_items_done as integer) as pack_items_done,
+        packs.pack_items_done,
         cast(4 as integer) as pack_items_total,
-        stated.pack_state,
-        stated.state_entered_date,
-        cast({{ days_between('stated.state_entered_date', 'as_of.as_of_date') }} as integer) as days_in_state
-    from stated
+        packs.pack_state,
+        packs.state_entered_date,
+        cast({{ days_between('packs.state_entered_date', 'as_of.as_of_date') }} as integer) as days_in_state
+    from packs
     cross join as_of
 )
 

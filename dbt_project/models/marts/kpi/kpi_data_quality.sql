@@ -74,17 +74,43 @@ gaps as (
     group by source, feed, {{ month_label('cast(first_seen_at as date)') }}
 ),
 
-lags as (
+lag_counts as (
     select
         deliveries.source,
         deliveries.feed,
         deliveries.month,
-        {{ median('record_lags.days_late') }} as median_days_recorded_late
+        record_lags.days_late,
+        sum(record_lags.records) as records
     from {{ ref('fct_record_lags') }} as record_lags
     inner join deliveries
         on record_lags.delivery_id = deliveries.delivery_id
     where deliveries.status = 'loaded'
-    group by deliveries.source, deliveries.feed, deliveries.month
+    group by deliveries.source, deliveries.feed, deliveries.month, record_lags.days_late
+),
+
+{#- The median from the counts: the mean of the values at positions floor((n + 1) / 2) and
+    ceiling((n + 1) / 2) of the n lags in order. -#}
+cumulated as (
+    select
+        lag_counts.*,
+        sum(records) over (
+            partition by source, feed, month order by days_late rows between unbounded preceding and current row
+        ) as records_up_to,
+        sum(records) over (partition by source, feed, month) as records_total
+    from lag_counts
+),
+
+lags as (
+    select
+        source,
+        feed,
+        month,
+        (
+            min(case when records_up_to >= floor((records_total + 1) / 2.0) then days_late end)
+            + min(case when records_up_to >= ceiling((records_total + 1) / 2.0) then days_late end)
+        ) / 2.0 as median_days_recorded_late
+    from cumulated
+    group by source, feed, month
 ),
 
 final as (

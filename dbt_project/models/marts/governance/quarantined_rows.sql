@@ -2,7 +2,8 @@
     `ingest`: unreadable, failing the contract gate, or repeating a row already counted;
     `rule` is the first of its reasons) and rows that could not be conformed (stage
     `conform`). A row held in conform flows on by itself once its cause is fixed (a
-    mapping added, say); one held at ingest comes back in a corrected delivery. -#}
+    mapping added, say); one held at ingest comes back in a corrected delivery. Everyone
+    reads this table: sensitive delivered values are masked (macros/sensitivity.sql). -#}
 {%- set feeds = contract_feeds() %}
 
 with conform_held as (
@@ -36,8 +37,8 @@ ingest_held as (
         ledger.extract_at,
         quarantine.row_number,
         {{ dbt.split_part('quarantine.reason', "':'", 1) }} as rule,
-        quarantine.raw_values as offending_value,
-        quarantine.reason
+        {{ mask_held_values('ledger.side', 'quarantine.feed', 'quarantine.raw_values') }} as offending_value,
+        {{ mask_held_reason('ledger.side', 'quarantine.feed', 'quarantine.reason') }} as reason
     from {{ source('audit', 'ingest_quarantine') }} as quarantine
     inner join {{ source('audit', 'delivery_ledger') }} as ledger
         on quarantine.delivery_id = ledger.delivery_id

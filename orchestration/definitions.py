@@ -4,6 +4,7 @@ import dagster as dg
 
 from orchestration.assets.api import build_api_pull_asset, build_api_resources
 from orchestration.assets.dbt import dbt_asset_definitions, model_gate_checks
+from orchestration.assets.publish import publish_assets
 from orchestration.assets.raw import raw_assets
 from orchestration.resources import build_resources
 from orchestration.schedules import as_of_dependent_marts, build_api_pull_schedule, daily_refresh
@@ -21,7 +22,7 @@ refresh_all = dg.define_asset_job(
 )
 
 defs = dg.Definitions(
-    assets=[*raw_assets, *dbt_asset_definitions, *api_pull_assets],
+    assets=[*raw_assets, *dbt_asset_definitions, *publish_assets, *api_pull_assets],
     asset_checks=model_gate_checks,
     jobs=[refresh_all, as_of_dependent_marts],
     schedules=[daily_refresh, *build_api_pull_schedule(api_pull_assets)],

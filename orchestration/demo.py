@@ -43,10 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(summary(settings.warehouse))
     print()
-    print(published_files(settings.publish_dir))
-    print()
     print(f"Done in {time.perf_counter() - started:.0f} s. Explore the assets, runs and checks in the Dagster UI:")
     print(f"  DAGSTER_HOME={env['DAGSTER_HOME']} {Path(sys.executable).parent / 'dagster'} dev")
+    print()
+    print(published_files(settings.publish_dir))
     return 0
 
 

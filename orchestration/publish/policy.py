@@ -35,7 +35,6 @@ class PublishedTable:
 @dataclass(frozen=True)
 class Audience:
     name: str  # sponsor, governance, cro-<id>: the published file's name
-    kind: str  # the key in the policy and in a model's meta.audience
     tables: tuple[PublishedTable, ...]
     parameters: tuple[tuple[str, str], ...] = ()  # bound to the row filters, e.g. (("cro_id", "acme"),)
     cro_id: str | None = None
@@ -101,11 +100,11 @@ def audiences(manifest: dict, policy: dict, kind: str, cro_ids: list[str]) -> li
     """The audiences of one kind of the policy: one, or one per CRO for `per_cro`."""
     tables = published_tables(kind, manifest, policy)
     if not policy["audiences"][kind].get("per_cro"):
-        return [Audience(name=kind, kind=kind, tables=tables)]
+        return [Audience(name=kind, tables=tables)]
     for cro_id in cro_ids:
         if not CRO_ID.match(cro_id):
             raise PolicyError(f"CRO id {cro_id!r} cannot name a published file: use lower-case letters, digits, - and _")
     return [
-        Audience(name=f"cro-{cro_id}", kind=kind, tables=tables, parameters=(("cro_id", cro_id),), cro_id=cro_id)
+        Audience(name=f"cro-{cro_id}", tables=tables, parameters=(("cro_id", cro_id),), cro_id=cro_id)
         for cro_id in sorted(cro_ids)
     ]

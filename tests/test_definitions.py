@@ -46,6 +46,7 @@ def test_groups_follow_the_layers():
     groups = {key.path[0]: graph.get(key).group_name for key in graph.get_all_asset_keys() if graph.get(key).is_materializable}
     assert groups == {
         "raw": "ingest", "audit": "ingest", "dictionary": "dictionary", "staging": "staging", "conform": "conform", "marts": "marts",
+        "published": "published",
     }
     assert graph.get(dg.AssetKey(["marts", "kpi_country_startup"])).group_name == "marts"
 

@@ -101,6 +101,7 @@ def validate(frame: pd.DataFrame, suite: Suite, run_name: str, docs_dir: Path) -
         batch_parameters={"dataframe": frame}, run_id=RunIdentifier(run_name=_safe(run_name))
     )
     ((validation_id, validation),) = result.run_results.items()
+    _mask_sensitive_values(gates, validation_id, validation, suite)
     outcomes = tuple(_outcome(item, suite, len(frame)) for item in validation.results)
     return GateResult(
         suite=suite.name,
@@ -111,6 +112,17 @@ def validate(frame: pd.DataFrame, suite: Suite, run_name: str, docs_dir: Path) -
         seconds=time.perf_counter() - started,
         validation_ids=(validation_id,),
     )
+
+
+def _mask_sensitive_values(gates: _Gates, validation_id, validation, suite: Suite) -> None:
+    """Sensitive values never leave the gate: masked in the result (its samples feed the
+    check metadata) and in the stored copy that Data Docs are rendered from."""
+    from orchestration.publish.sensitivity import mask_validation, sensitive_columns
+
+    sensitive = sensitive_columns(suite.name)
+    if sensitive:
+        mask_validation(validation, sensitive)
+        gates.context.validation_results_store.set(validation_id, validation)
 
 
 def combine(parts: list[GateResult], suite: Suite) -> GateResult:

@@ -282,3 +282,83 @@ def test_a_failing_contract_gate_stops_the_dbt_assets_downstream(tmp_path, landi
     )
     materialized = {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
     assert materialized == {"raw/cro__visits"}  # not staging/stg_cro__visits
+
+
+def test_the_same_payment_row_from_two_cros_is_loaded_for_each(con, landing, archive):
+    row = "P1,S1,A,A-001,SCRN,12.50,EUR,03-Nov-2026,,PAYABLE,2026-11-04T10:00:00Z\n"
+    write_delivery(landing, "cro-acme", "site_payments__20261110T030000Z.csv", PAYMENTS + row)
+    write_delivery(landing, "cro-zenith", "site_payments__20261111T030000Z.csv", PAYMENTS + row)
+
+    ingest_everything(con, landing, archive)
+
+    assert held(con) == []
+    assert con.execute("select _source from raw.cro__site_payments order by 1").fetchall() == [("cro-acme",), ("cro-zenith",)]
+    assert receipt_of(con, "site_payments__20261111T030000Z.csv")["rows"]["accepted"] == 1
+
+
+def test_a_row_repeating_its_file_and_an_earlier_delivery_is_held_once(con, landing, archive):
+    write_delivery(landing, "cro-acme", "visits__20261110T030000Z.csv", VISITS + visit("A-001"))
+    write_delivery(landing, "cro-acme", "visits__20261117T030000Z.csv", VISITS + visit("A-001") + visit("A-001") + visit("A-002"))
+
+    ingest_everything(con, landing, archive)
+
+    (first_id,) = con.execute("select delivery_id from audit.delivery_ledger where file_name like '%1110%'").fetchall()[0]
+    assert held(con) == [
+        (1, f"repeated_row: identical to {first_id} row 1, already counted"),
+        (2, "repeated_row: identical to row 1 of this delivery, already counted"),
+    ]
+    receipt = receipt_of(con, "visits__20261117T030000Z.csv")
+    assert receipt["rows"] == {"in": 3, "accepted": 1, "quarantined": 2, "rejected": 0, "already_loaded": 0}
+    assert con.execute("select rows_loaded, rows_quarantined from audit.delivery_ledger where file_name like '%1117%'").fetchall() == [(1, 2)]
+
+
+@pytest.mark.parametrize(
+    ("file_name", "content", "status"),
+    [
+        ("sites__20261110T030000Z.csv", ('CroStudyRef,SiteCode,SponsorSiteNo,CountryName,Status\n'
+                                         'S1,A,0101,"France\nmetropolitan",Selected\nS1,B,0102,France,Selected\n'), "rejected"),
+        ("sites__20261117T030000Z.csv", SITES + 'S1,A,0101,"France\nmetropolitan",Selected\nS1,B,0102,France,Selected\n', "duplicate"),
+    ],
+    ids=["rejected", "duplicate"],
+)
+def test_receipts_count_records_not_lines(con, landing, archive, file_name, content, status):
+    write_delivery(landing, "cro-acme", "sites__20261103T030000Z.csv", SITES + 'S1,A,0101,"France\nmetropolitan",Selected\nS1,B,0102,France,Selected\n')
+    write_delivery(landing, "cro-acme", file_name, content)
+
+    ingest_everything(con, landing, archive)
+
+    receipt = receipt_of(con, file_name)
+    assert (receipt["status"], receipt["rows"]["in"]) == (status, 2)
+
+
+def test_a_csv_with_cr_only_line_endings_loads(con, landing, archive):
+    write_delivery(landing, "cro-acme", "sites__20261110T030000Z.csv", (SITES + "S1,A,0101,France,Selected\nS1,B,0102,Spain,Selected\n").replace("\n", "\r"))
+
+    (outcome,) = ingest_everything(con, landing, archive)
+
+    assert (outcome.status, outcome.rows_loaded, outcome.rows_quarantined) == ("loaded", 2, 0)
+    assert con.execute('select "SiteCode", "Status" from raw.cro__sites order by 1').fetchall() == [("A", "Selected"), ("B", "Selected")]
+
+
+def test_a_field_over_128_kib_is_read_whole_in_a_file_with_a_broken_row(con, landing, archive):
+    long_name = "x" * 200_000
+    write_delivery(landing, "cro-acme", "sites__20261110T030000Z.csv",
+                   SITES + f"S1,A,0101,{long_name},Selected\nS1,B,0102,France,Selected,EXTRA\n")
+
+    (outcome,) = ingest_everything(con, landing, archive)
+
+    assert (outcome.status, outcome.rows_loaded, outcome.rows_quarantined) == ("loaded", 1, 1)
+    assert con.execute('select length("Country") from raw.cro__sites').fetchall() == [(200_000,)]
+
+
+def test_a_json_line_with_a_key_twice_is_held_as_ambiguous(con, landing, archive):
+    twice = EVENT.format(id="E1", type="CTRY_READY", at="2026-11-02T10:00:00+01:00", recorded="2026-11-03T10:00:00+01:00")
+    twice = twice.replace('"type":"CTRY_READY"', '"type":"CTRY_READY","type":"VOID"')
+    fine = EVENT.format(id="E2", type="CTRY_READY", at="2026-11-02T10:00:00+01:00", recorded="2026-11-03T10:00:00+01:00")
+    write_delivery(landing, "cro-acme", "events__20261110T030000Z.jsonl", twice + fine)
+
+    (outcome,) = ingest_everything(con, landing, archive)
+
+    assert (outcome.rows_loaded, outcome.rows_quarantined) == (1, 1)
+    assert held(con) == [(1, "ambiguous_record: the key type occurs more than once in the line; send each key once")]
+    assert con.execute("select event_id from raw.cro__events").fetchall() == [("E2",)]

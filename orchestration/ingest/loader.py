@@ -182,7 +182,7 @@ def ingest_delivery(
         return Outcome(delivery, "rejected", reason=rejection.reason, receipt_path=receipt.path)
     receipt.rows_in = parsed.rows + len(parsed.malformed)
     receipt.extra_columns = parsed.extra_columns
-    repeated = _hold_repeated_rows(con, feed)
+    repeated = _hold_repeated_rows(con, feed, delivery)
     receipt.gate, held = gate_delivery(con, feed, delivery, suite, docs_dir, run_name=receipt.delivery_id)
     receipt.quarantined = sorted([*parsed.malformed, *held, *repeated], key=lambda row: row.row_number)
     receipt.accepted = receipt.rows_in - len(receipt.quarantined)
@@ -259,10 +259,10 @@ def _same_bytes_in_force(con, feed: Feed, delivery: Delivery) -> str | None:
     return next((found_id for found_id, sha in loaded if sha == delivery.sha256), None)
 
 
-def _hold_repeated_rows(con, feed: Feed) -> list[MalformedRow]:
+def _hold_repeated_rows(con, feed: Feed, delivery: Delivery) -> list[MalformedRow]:
     """A row identical to an earlier one of the same delivery, or (in an incremental feed,
-    from an overlapping extract window) to one already loaded, is held rather than counted
-    twice. Snapshots repeat earlier deliveries' rows by design."""
+    from an overlapping extract window) to one its source already delivered, is held once
+    rather than counted twice. Snapshots repeat earlier deliveries' rows by design."""
     columns = ", ".join(quote_identifier(name) for name in feed.column_names)
     repeated = con.execute(
         f"""
@@ -272,16 +272,19 @@ def _hold_repeated_rows(con, feed: Feed) -> list[MalformedRow]:
         """
     ).fetchall()
     if feed.kind == "incremental":
-        repeated += _rows_already_loaded(con, feed)
-    if repeated:
-        con.execute(f"delete from {INCOMING} where _row_number in (select unnest(?))", [[number for number, _ in repeated]])
+        repeated += _rows_already_loaded(con, feed, delivery.source)
+    first_found = {}
+    for number, earlier in repeated:
+        first_found.setdefault(number, earlier)
+    if first_found:
+        con.execute(f"delete from {INCOMING} where _row_number in (select unnest(?))", [list(first_found)])
     return [
         MalformedRow(number, "", f"repeated_row: identical to {earlier}, already counted")
-        for number, earlier in sorted(set(repeated))
+        for number, earlier in sorted(first_found.items())
     ]
 
 
-def _rows_already_loaded(con, feed: Feed) -> list[tuple[int, str]]:
+def _rows_already_loaded(con, feed: Feed, source: str) -> list[tuple[int, str]]:
     same_key = " and ".join(f"loaded.{quote_identifier(name)} = new.{quote_identifier(name)}" for name in feed.key)
     same_values = "".join(
         f" and loaded.{quote_identifier(name)} is not distinct from new.{quote_identifier(name)}"
@@ -291,9 +294,10 @@ def _rows_already_loaded(con, feed: Feed) -> list[tuple[int, str]]:
         f"""
         select new._row_number, min(loaded._delivery_id || ' row ' || loaded._row_number)
         from {INCOMING} as new
-        join raw.{feed.table} as loaded on {same_key}{same_values}
+        join raw.{feed.table} as loaded on loaded._source = ? and {same_key}{same_values}
         group by new._row_number
-        """
+        """,
+        [source],
     ).fetchall()
 
 

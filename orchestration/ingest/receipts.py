@@ -18,7 +18,7 @@ import duckdb
 
 from orchestration.gates.validate import GateResult
 from orchestration.ingest.deliveries import Delivery
-from orchestration.ingest.reader import MalformedRow
+from orchestration.ingest.reader import DeliveryRejected, MalformedRow, csv_records
 from orchestration.warehouse import naive_utc
 
 EXAMPLE_ROWS = 5
@@ -150,7 +150,12 @@ def issue(con: duckdb.DuckDBPyConnection, receipt: Receipt) -> None:
 
 
 def count_records(delivery: Delivery, has_header: bool) -> int:
-    """Records in a file the reader did not parse (a duplicate or a rejected one)."""
-    data = delivery.path.read_bytes()
-    lines = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
-    return max(lines - (1 if has_header else 0), 0)
+    """Records in a file the reader did not parse (a duplicate or a rejected one): CSV
+    records (a quoted field may span lines) after the header, or non-blank JSON lines."""
+    text = delivery.path.read_bytes().decode("utf-8-sig", errors="replace")
+    if not has_header:
+        return sum(1 for line in text.split("\n") if line.strip())
+    try:
+        return max(len(csv_records(text)) - 1, 0)
+    except DeliveryRejected:  # not CSV at all: its lines are the best count there is
+        return max(len(text.splitlines()) - 1, 0)

@@ -29,6 +29,7 @@ class Column:
     sensitivity: str = "shared"
     past: bool = False  # something that happened: not after the delivery's extract time
     min: float | None = None
+    max: float | None = None
     not_before: str | None = None  # another column of the same row
 
 
@@ -103,6 +104,7 @@ def load_contract(path: Path = CONTRACT_PATH) -> Contract:
                     sensitivity=col.get("sensitivity", "shared"),
                     past=col.get("past", False),
                     min=col.get("min"),
+                    max=col.get("max"),
                     not_before=col.get("not_before"),
                 )
                 for col_name, col in spec["columns"].items()

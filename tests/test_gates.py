@@ -63,8 +63,17 @@ def raw_count(con, table: str) -> int:
         ("S1,A,A-001,SCRN,03-Nov-2026,04-Nov-2026,XX,2026-11-04T10:00:00Z\n",
          "unknown_code: FinanceState='XX' is not one of NE, EL, PY, PD, HD"),
         ("S1,A,,SCRN,03-Nov-2026,04-Nov-2026,NE,2026-11-04T10:00:00Z\n", "missing_value: SubjectId is empty but required"),
+        (visit("A-001", visit_date="29-Feb-2025", sdv=""),
+         "invalid_format: VisitDate='29-Feb-2025' is not a date as DD-MMM-YYYY (e.g. 03-Nov-2026)"),
+        (visit("A-001", visit_date="31-Apr-2026", sdv=""),
+         "invalid_format: VisitDate='31-Apr-2026' is not a date as DD-MMM-YYYY (e.g. 03-Nov-2026)"),
+        (visit("A-001", visit_date="\uff10\uff13-Nov-2026", sdv=""),
+         "invalid_format: VisitDate='\uff10\uff13-Nov-2026' is not a date as DD-MMM-YYYY (e.g. 03-Nov-2026)"),
+        (visit("A-001", updated="2026-02-30T10:00:00Z"),
+         "invalid_format: UpdatedAt='2026-02-30T10:00:00Z' is not an ISO 8601 timestamp with Z or an offset"),
     ],
-    ids=["wrong date format", "sdv before visit", "future date", "unknown code", "missing required value"],
+    ids=["wrong date format", "sdv before visit", "future date", "unknown code", "missing required value",
+         "29 February of a common year", "31 April", "full-width digits in a date", "30 February in a timestamp"],
 )
 def test_a_bad_visit_row_is_held_with_its_reason_and_the_rest_loads(con, landing, archive, rows, reason):
     good = "".join(visit(f"A-{n:03}") for n in range(2, 12))
@@ -86,8 +95,9 @@ def test_a_bad_visit_row_is_held_with_its_reason_and_the_rest_loads(con, landing
 
 def test_an_amount_with_a_decimal_comma_and_a_negative_amount_are_held(con, landing, archive):
     payment = "P{n},S1,A,A-001,SCRN,{amount},EUR,03-Nov-2026,,PAYABLE,2026-11-04T10:00:00Z\n"
-    rows = [payment.format(n=1, amount='"12,50"'), payment.format(n=2, amount="-12.50")]
-    rows += [payment.format(n=n, amount="12.50") for n in range(3, 21)]
+    rows = [payment.format(n=1, amount='"12,50"'), payment.format(n=2, amount="-12.50"),
+            payment.format(n=3, amount="\u0661\u0662.50"), payment.format(n=4, amount="9999999999999999.99")]
+    rows += [payment.format(n=n, amount="12.50") for n in range(5, 41)]
     write_delivery(landing, "cro-acme", "site_payments__20261110T030000Z.csv", PAYMENTS + "".join(rows))
 
     ingest_everything(con, landing, archive)
@@ -95,8 +105,10 @@ def test_an_amount_with_a_decimal_comma_and_a_negative_amount_are_held(con, land
     assert held(con) == [
         (1, "invalid_format: Amount='12,50' is not a decimal number with '.' as separator"),
         (2, "negative_value: Amount='-12.50' is below 0"),
+        (3, "invalid_format: Amount='\u0661\u0662.50' is not a decimal number with '.' as separator"),
+        (4, "out_of_range: Amount='9999999999999999.99' is above 1000000000; check the amount and its unit, and resend the row"),
     ]
-    assert raw_count(con, "cro__site_payments") == 18
+    assert raw_count(con, "cro__site_payments") == 36
     assert json.loads(con.execute("select raw_values from audit.ingest_quarantine where row_number = 1").fetchall()[0][0])["Amount"] == "12,50"
 
 
@@ -240,7 +252,7 @@ def test_the_raw_suites_are_the_contract():
     assert len(expected_raw_suites()) == 14
     assert [e["meta"]["reason"] for e in load_suite("raw__sponsor__invoices").expectations] == [
         "missing_value", "missing_value", "missing_value", "missing_value", "invalid_format", "future_date",
-        "missing_value", "missing_value", "invalid_format", "negative_value", "missing_value", "missing_value",
+        "missing_value", "missing_value", "invalid_format", "negative_value", "out_of_range", "missing_value", "missing_value",
         "unknown_code", "invalid_format", "future_date", "out_of_order", "missing_value", "invalid_format",
         "future_date", "duplicate_key",
     ]

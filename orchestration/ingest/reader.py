@@ -83,7 +83,7 @@ def _parse_csv(con, feed: Feed, delivery: Delivery) -> ParsedDelivery:
 
 def _read_header(delivery: Delivery) -> list[str]:
     """The first line, whichever line ending the file uses (CR only, from old Mac exports)."""
-    with delivery.path.open("rb") as handle:
+    with delivery.content_path.open("rb") as handle:
         first_line = LINE_END.split(handle.read(MAX_LINE_BYTES), maxsplit=1)[0]
     try:
         text = first_line.decode("utf-8-sig")
@@ -126,7 +126,7 @@ def _load_csv_with_duckdb(con, feed: Feed, delivery: Delivery, header: list[str]
                       rejects_table = 'incoming_rejects', rejects_scan = 'incoming_reject_scans',
                       max_line_size = {MAX_LINE_BYTES})
         """,
-        [str(delivery.path)],
+        [str(delivery.content_path)],
     )
     rejected = scalar(con, "select count(*) from incoming_rejects")
     con.execute("drop table if exists incoming_rejects; drop table if exists incoming_reject_scans")
@@ -255,7 +255,7 @@ def _load_lines_with_duckdb(con, delivery: Delivery) -> None:
                       delim = '\x01', quote = '', escape = '', new_line = '\\n',
                       max_line_size = {MAX_LINE_BYTES})
         """,
-        [str(delivery.path)],
+        [str(delivery.content_path)],
     )
 
 
@@ -275,7 +275,7 @@ def _load_lines_with_python(con, delivery: Delivery) -> None:
 
 
 def _decode(delivery: Delivery) -> str:
-    data = delivery.path.read_bytes()
+    data = delivery.content_path.read_bytes()
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:

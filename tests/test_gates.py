@@ -374,3 +374,16 @@ def test_a_json_line_with_a_key_twice_is_held_as_ambiguous(con, landing, archive
     assert (outcome.rows_loaded, outcome.rows_quarantined) == (1, 1)
     assert held(con) == [(1, "ambiguous_record: the key type occurs more than once in the line; send each key once")]
     assert con.execute("select event_id from raw.cro__events").fetchall() == [("E2",)]
+
+
+def test_delivered_values_appear_only_escaped_in_the_data_docs(con, landing, archive):
+    payload = "<script>alert(1)</script>"
+    rows = f"S1,A,A-001,SCRN,03-Nov-2026,04-Nov-2026,{payload},2026-11-04T10:00:00Z\n" + "".join(visit(f"A-{n:03}") for n in range(2, 12))
+    write_delivery(landing, "cro-acme", "visits__20261110T030000Z.csv", VISITS + rows)
+
+    ingest_everything(con, landing, archive)
+
+    page = Path(receipt_of(con, "visits__20261110T030000Z.csv")["gate"]["data_docs"]).read_text()
+    assert "alert(1)" in page
+    assert payload not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page

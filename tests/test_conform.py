@@ -162,3 +162,27 @@ def test_a_void_of_a_void_restores_and_looping_corrections_are_held(tmp_path):
         (4, "supersede_cycle", "supersede_cycle: event 'E-9' is in, or corrects an event in, a loop of events superseding one "
                                "another; send a correction of one event of the loop naming the event it really corrects"),
     ]
+
+
+def test_an_amount_too_large_for_the_reporting_currency_is_held_and_dbt_builds(tmp_path):
+    """Loaded before the contract capped amounts at a billion: 9999999999999999.99 EUR fits
+    decimal(18, 2), its USD value does not."""
+    warehouse = ingest_fixture(tmp_path)
+    with connect(warehouse) as con:
+        con.execute(
+            """
+            insert into raw.cro__site_payments ("PaymentId", "CroStudyRef", "SiteCode", "SubjectId", "VisitCode", "Amount",
+                "Currency", "PayableDate", "Status", "UpdatedAt", _delivery_id, _source, _cro_id, _file_name,
+                _file_sha256, _extract_at, _row_number, _loaded_at)
+            values ('P1', 'ACM-0009', 'FR-NAN-01', 'FR-NAN-01-001', 'SCRN', '9999999999999999.99', 'EUR', '20-May-2026',
+                'PAYABLE', '2026-05-20T10:00:00+02:00', 'cro-acme/site_payments__20260601T030000Z.csv#0123456789ab',
+                'cro-acme', 'acme', 'site_payments__20260601T030000Z.csv', repeat('0', 64), '2026-06-01 03:00:00', 1,
+                '2026-06-01 04:00:00')
+            """
+        )
+
+    dbt_build(copy_project(tmp_path), warehouse)
+
+    assert query(warehouse, "select row_number, reason from marts.quarantined_rows where feed = 'site_payments'") == [
+        (1, "amount_out_of_range: '9999999999999999.99'"),
+    ]

@@ -175,9 +175,9 @@ def strays(landing_dir: Path, contract: Contract, found_at: datetime | None = No
         folder_path = Path(folder)
         subfolders[:] = sorted(name for name in subfolders if not is_ignored(name))
         linked_folders = [name for name in subfolders if (folder_path / name).is_symlink()]  # os.walk never enters them
+        source = folder_path.relative_to(landing_dir).as_posix()
         for name in sorted([*linked_folders, *(name for name in files if not is_ignored(name))]):
             path = folder_path / name
-            source = folder_path.relative_to(landing_dir).as_posix()
             reason = _stray_reason(path, source, contract, latest_stamp)
             if reason:
                 found.append(_stray(path, source, reason))

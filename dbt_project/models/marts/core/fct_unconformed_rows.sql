@@ -1,5 +1,6 @@
 {#- Every delivered row the conformed layer holds back, with the specific reason (e.g.
-    `unmapped_country: 'Untied States'`): the conform half of marts.quarantined_rows. A
+    `unmapped_country: 'Untied States'`), and CRO events whose corrections loop: the
+    conform half of marts.quarantined_rows. A
     row held here flows on by itself once its cause is fixed (a mapping added, say). -#}
 {%- set feeds = contract_feeds() %}
 
@@ -18,8 +19,20 @@ with held as (
         _quarantine_reason as reason
     from {{ ref('int_' ~ side ~ '__' ~ feed ~ '__checked') }}
     where _quarantine_rule is not null
-    {% if not loop.last %}union all{% endif %}
+    union all
     {%- endfor %}
+    select
+        _source as source,
+        'cro' as side,
+        'events' as feed,
+        _delivery_id as delivery_id,
+        _file_name as file_name,
+        _extract_at as extract_at,
+        _row_number as row_number,
+        _quarantine_rule as rule,
+        _quarantine_value as offending_value,
+        _quarantine_reason as reason
+    from {{ ref('int_cro__events__unresolved') }}
 )
 
 select * from held

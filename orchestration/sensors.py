@@ -78,8 +78,11 @@ def _not_receipted(files: list[Delivery], archive_dir: Path) -> list[Delivery]:
     for found in files:
         if found.source not in receipts_by_source:
             receipts_by_source[found.source] = receipted(archive_dir, found.source)
-        if is_pending(found, receipts_by_source[found.source]):
-            pending.append(found)
+        try:
+            if is_pending(found, receipts_by_source[found.source]):
+                pending.append(found)
+        except FileNotFoundError:  # taken back by its sender since it was listed
+            continue
     return pending
 
 
@@ -93,8 +96,15 @@ def pending_strays(landing: LandingResource) -> list[Delivery]:
 
 
 def _digest(deliveries: list[Delivery]) -> str:
-    listing = sorted(f"{d.source}/{d.file_name}:{d.path.lstat().st_size}:{d.path.lstat().st_mtime_ns}" for d in deliveries)
-    return hashlib.sha256("\n".join(listing).encode()).hexdigest()[:HASH_PREFIX]
+    return hashlib.sha256("\n".join(sorted(map(_fingerprint, deliveries))).encode()).hexdigest()[:HASH_PREFIX]
+
+
+def _fingerprint(delivery: Delivery) -> str:
+    try:
+        stat = delivery.path.lstat()
+    except FileNotFoundError:
+        return f"{delivery.source}/{delivery.file_name}:gone"
+    return f"{delivery.source}/{delivery.file_name}:{stat.st_size}:{stat.st_mtime_ns}"
 
 
 def _wait_reason(instance: dg.DagsterInstance, side: str, digest: str) -> str | None:

@@ -25,5 +25,5 @@ dev: setup
 	$(BIN)/dagster dev
 
 clean:
-	rm -rf data/landing data/archive data/warehouse.duckdb data/logs dbt_project/target
+	rm -rf data/landing data/archive data/warehouse.duckdb data/published data/logs dbt_project/target
 	find data/dagster_home -mindepth 1 ! -name dagster.yaml -exec rm -rf {} +

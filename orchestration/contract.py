@@ -15,7 +15,8 @@ CONTRACT_PATH = Path(__file__).with_name("feed_contract.yaml")
 SIDES = ("sponsor", "cro")
 IGNORED_PREFIXES = (".",)
 IGNORED_SUFFIXES = (".part", ".tmp")
-DELIVERY_NAME = re.compile(r"^(?P<feed>[a-z_]+)__(?P<stamp>\d{8}T\d{6}Z)\.(?P<ext>csv|jsonl)$")
+DELIVERY_PATTERN = "<feed>__<YYYYMMDDTHHMMSSZ>.<csv|jsonl>"
+DELIVERY_NAME = re.compile(r"^(?P<feed>[a-z_]+)__(?P<stamp>[0-9]{8}T[0-9]{6}Z)\.(?P<ext>csv|jsonl)$")
 CRO_FOLDER = re.compile(r"^cro-(?P<cro_id>[a-z0-9][a-z0-9_]*)$")
 
 
@@ -29,6 +30,7 @@ class Column:
     sensitivity: str = "shared"
     past: bool = False  # something that happened: not after the delivery's extract time
     min: float | None = None
+    max: float | None = None
     not_before: str | None = None  # another column of the same row
 
 
@@ -103,6 +105,7 @@ def load_contract(path: Path = CONTRACT_PATH) -> Contract:
                     sensitivity=col.get("sensitivity", "shared"),
                     past=col.get("past", False),
                     min=col.get("min"),
+                    max=col.get("max"),
                     not_before=col.get("not_before"),
                 )
                 for col_name, col in spec["columns"].items()

@@ -5,10 +5,12 @@ import dagster as dg
 from orchestration.assets.api import build_api_pull_asset, build_api_resources
 from orchestration.assets.audit import audit_tables
 from orchestration.assets.dbt import dbt_asset_definitions, model_gate_checks
+from orchestration.assets.publish import publish_assets
 from orchestration.assets.raw import raw_assets
 from orchestration.freshness import sources_fresh
 from orchestration.jobs import release_held_delivery
 from orchestration.resources import build_resources
+from orchestration.run_cleanup import free_pool_of_dead_runs, in_process_freeing_dead_runs
 from orchestration.schedules import as_of_dependent_marts, build_api_pull_schedule, daily_refresh
 from orchestration.sensors import automation_sensor, delivery_sensors
 from orchestration.settings import Settings
@@ -24,12 +26,13 @@ refresh_all = dg.define_asset_job(
 )
 
 defs = dg.Definitions(
-    assets=[*raw_assets, audit_tables, *dbt_asset_definitions, *api_pull_assets],
+    assets=[*raw_assets, audit_tables, *dbt_asset_definitions, *publish_assets, *api_pull_assets],
     asset_checks=[*model_gate_checks, sources_fresh],
     jobs=[refresh_all, as_of_dependent_marts, release_held_delivery],
     schedules=[daily_refresh, *build_api_pull_schedule(api_pull_assets)],
-    sensors=[*delivery_sensors, automation_sensor],
+    sensors=[*delivery_sensors, automation_sensor, free_pool_of_dead_runs],
     resources={**build_resources(settings), **build_api_resources(settings.cro_apis, settings.api_state_dir)},
-    # One writer at a time: steps run one after another in the run's process.
-    executor=dg.in_process_executor,
+    # One writer at a time: steps run one after another in the run's process, once the
+    # pool slots of runs whose process died are freed (orchestration/run_cleanup.py).
+    executor=in_process_freeing_dead_runs,
 )

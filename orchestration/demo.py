@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from orchestration.report import summary
+from orchestration.report import published_files, summary
 from orchestration.settings import PROJECT_ROOT, Settings
 
 DEFAULT_DAGSTER_HOME = PROJECT_ROOT / "data" / "dagster_home"
@@ -45,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"Done in {time.perf_counter() - started:.0f} s. Explore the assets, runs and checks in the Dagster UI:")
     print(f"  DAGSTER_HOME={env['DAGSTER_HOME']} {Path(sys.executable).parent / 'dagster'} dev")
+    print()
+    print(published_files(settings.publish_dir))
     return 0
 
 

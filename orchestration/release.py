@@ -73,7 +73,7 @@ def _tell_dagster(feed) -> None:
     import dagster as dg  # only here: the list command stays quick
 
     from orchestration.assets.audit import AUDIT_TABLES
-from orchestration.assets.raw import raw_asset_key
+    from orchestration.assets.raw import raw_asset_key
 
     with dg.DagsterInstance.get() as instance:
         for key in [raw_asset_key(feed), *AUDIT_TABLES]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 
 from orchestration.warehouse import connect
@@ -169,3 +171,21 @@ def summary(warehouse: Path) -> str:
 def _section(title: str, frame: pd.DataFrame) -> str:
     body = frame.to_string(index=False, na_rep="-", float_format=lambda value: f"{value:,.1f}")
     return f"{title}\n{'-' * len(title)}\n{body}"
+
+
+def published_files(publish_dir: Path) -> str:
+    """Each audience's published database and Parquet folder, its build, and how to query one."""
+    databases = sorted(publish_dir.glob("*.duckdb"))
+    lines = []
+    for database in databases:
+        with duckdb.connect(str(database), read_only=True) as con:
+            build_id, tables = con.execute("select any_value(build_id), count(*) filter (where item = 'table') from _published").fetchall()[0]
+        lines.append(f"  {database}  ({tables} tables, build {build_id}; Parquet: {publish_dir / database.stem}/*.parquet)")
+    title = f"Published files, one read-only view per audience ({publish_dir})"
+    query = "select study_id, perspective, days_protocol_final_to_fpi from kpi_study_startup order by 1, 2"
+    example = (
+        "Query one from any DuckDB 1.1+ client, BI tool or notebook, e.g.:\n"
+        f"  {Path(sys.executable).parent / 'python'} -c \"import duckdb; "
+        f"duckdb.connect('{publish_dir / 'sponsor.duckdb'}', read_only=True).sql('{query}').show()\""
+    )
+    return "\n".join([title, "-" * len(title), *(lines or ["  none yet"]), "", example])

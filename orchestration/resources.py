@@ -37,6 +37,16 @@ class QualityGatesResource(dg.ConfigurableResource):
         return Path(self.docs_dir)
 
 
+class PublishResource(dg.ConfigurableResource):
+    """Where each audience's published files go (`CG_PUBLISH_DIR`)."""
+
+    publish_dir: str
+
+    @property
+    def publish_path(self) -> Path:
+        return Path(self.publish_dir)
+
+
 class WarehouseResource(dg.ConfigurableResource):
     """The DuckDB warehouse file. DuckDB allows one writing process at a time, so every
     asset that writes opens it only for the duration of its work."""
@@ -52,5 +62,6 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         "landing": LandingResource(landing_dir=str(settings.landing_dir), archive_dir=str(settings.archive_dir)),
         "warehouse": WarehouseResource(path=str(settings.warehouse)),
         "gates": QualityGatesResource(docs_dir=str(settings.quality_docs_dir)),
+        "publish": PublishResource(publish_dir=str(settings.publish_dir)),
         "dbt": DbtCliResource(project_dir=str(DBT_PROJECT_DIR), dbt_executable=DBT_EXECUTABLE),
     }

@@ -4,8 +4,11 @@ import dagster as dg
 
 as_of_dependent_marts = dg.define_asset_job(
     "refresh_conformed_and_marts",
-    selection=dg.AssetSelection.groups("conform", "marts"),
-    description="Rebuild the conformed layer and the marts, whose SLA windows are judged at the as-of date.",
+    selection=dg.AssetSelection.groups("conform", "marts", "published"),
+    description=(
+        "Rebuild the conformed layer and the marts, whose SLA windows are judged at the as-of date, "
+        "and publish every audience's view of them."
+    ),
 )
 
 daily_refresh = dg.ScheduleDefinition(

@@ -14,6 +14,11 @@ and no receipt has its new hash. So the sensor keeps no memory of its own (its c
 stays empty) and a delivery whose run failed is simply still pending: it is requested
 again, once no run for it is in flight and a minute has passed since the last attempt
 (Dagster's run retries, in `dagster.yaml`, usually got there first).
+
+Strays (files under the landing root that are no delivery: an unknown feed, a bad folder
+or name, a symbolic link) are recorded as rejected by whichever ingestion run comes
+first; the sponsor sensor requests one for strays not yet receipted
+(`<archive>/_strays/`), so a stray dropped alone is accounted for too.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ import dagster as dg
 
 from orchestration.assets.raw import raw_asset_key
 from orchestration.contract import SIDES, load_contract
-from orchestration.ingest.deliveries import Delivery, discover
+from orchestration.ingest.deliveries import Delivery, discover, strays
+from orchestration.ingest.loader import STRAYS_FOLDER
 from orchestration.resources import LandingResource
 
 MINIMUM_INTERVAL_SECONDS = 10
@@ -61,26 +67,44 @@ def is_pending(delivery: Delivery, receipts: dict[str, tuple[set[str], float]]) 
     hashes, newest = receipts.get(delivery.file_name, (set(), 0.0))
     if not hashes:
         return True
-    if delivery.path.stat().st_mtime <= newest:
+    if delivery.path.lstat().st_mtime <= newest:
         return False
     return delivery.sha256[:HASH_PREFIX] not in hashes  # rewritten since: judged by its bytes
 
 
-def pending_deliveries(landing: LandingResource, side: str) -> list[Delivery]:
+def _not_receipted(files: list[Delivery], archive_dir: Path) -> list[Delivery]:
     receipts_by_source: dict[str, dict] = {}
     pending = []
-    for feed in load_contract().feeds_of(side):
-        for delivery in discover(landing.landing_path, feed):
-            if delivery.source not in receipts_by_source:
-                receipts_by_source[delivery.source] = receipted(landing.archive_path, delivery.source)
-            if is_pending(delivery, receipts_by_source[delivery.source]):
-                pending.append(delivery)
+    for found in files:
+        if found.source not in receipts_by_source:
+            receipts_by_source[found.source] = receipted(archive_dir, found.source)
+        try:
+            if is_pending(found, receipts_by_source[found.source]):
+                pending.append(found)
+        except FileNotFoundError:  # taken back by its sender since it was listed
+            continue
     return pending
 
 
+def pending_deliveries(landing: LandingResource, side: str) -> list[Delivery]:
+    found = [delivery for feed in load_contract().feeds_of(side) for delivery in discover(landing.landing_path, feed)]
+    return _not_receipted(found, landing.archive_path)
+
+
+def pending_strays(landing: LandingResource) -> list[Delivery]:
+    return _not_receipted(strays(landing.landing_path, load_contract()), landing.archive_path / STRAYS_FOLDER)
+
+
 def _digest(deliveries: list[Delivery]) -> str:
-    listing = sorted(f"{d.source}/{d.file_name}:{d.path.stat().st_size}:{d.path.stat().st_mtime_ns}" for d in deliveries)
-    return hashlib.sha256("\n".join(listing).encode()).hexdigest()[:HASH_PREFIX]
+    return hashlib.sha256("\n".join(sorted(map(_fingerprint, deliveries))).encode()).hexdigest()[:HASH_PREFIX]
+
+
+def _fingerprint(delivery: Delivery) -> str:
+    try:
+        stat = delivery.path.lstat()
+    except FileNotFoundError:
+        return f"{delivery.source}/{delivery.file_name}:gone"
+    return f"{delivery.source}/{delivery.file_name}:{stat.st_size}:{stat.st_mtime_ns}"
 
 
 def _wait_reason(instance: dg.DagsterInstance, side: str, digest: str) -> str | None:
@@ -114,20 +138,22 @@ def build_delivery_sensor(side: str) -> dg.SensorDefinition:
     )
     def _sensor(context: dg.SensorEvaluationContext, landing: LandingResource):
         pending = pending_deliveries(landing, side)
-        if not pending:
+        stray = pending_strays(landing) if side == SIDES[0] else []
+        if not pending and not stray:
             return dg.SkipReason(f"no {side} delivery pending in {landing.landing_path}")
-        digest = _digest(pending)
+        digest = _digest([*pending, *stray])
         waiting = _wait_reason(context.instance, side, digest)
         if waiting:
-            return dg.SkipReason(f"{len(pending)} {side} deliveries pending; waiting: {waiting}")
+            return dg.SkipReason(f"{len(pending)} {side} deliveries and {len(stray)} strays pending; waiting: {waiting}")
         attempt = len(context.instance.get_run_records(dg.RunsFilter(tags={"cg/pending": digest})))
         feeds_pending = sorted({d.feed for d in pending})
+        selected = [raw_asset_key(feed) for feed in feeds if feed.name in feeds_pending]
         return dg.RunRequest(
             run_key=f"{side}@{digest}#{attempt + 1}",
-            asset_selection=[raw_asset_key(feed) for feed in feeds if feed.name in feeds_pending],
+            asset_selection=selected or [raw_asset_key(feeds[0])],  # strays alone: any ingestion records them
             tags={
                 "cg/side": side, "cg/pending": digest, "cg/attempt": str(attempt + 1),
-                "deliveries": str(len(pending)), "feeds": ",".join(feeds_pending),
+                "deliveries": str(len(pending)), "strays": str(len(stray)), "feeds": ",".join(feeds_pending),
             },
         )
 

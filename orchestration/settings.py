@@ -52,6 +52,7 @@ class Settings:
     reporting_currency: str
     api_state_dir: Path = PROJECT_ROOT / "data" / "api_state"
     quality_docs_dir: Path = PROJECT_ROOT / "data" / "quality_docs"  # GX Data Docs of every gate run
+    publish_dir: Path = PROJECT_ROOT / "data" / "published"  # each audience's read-only view
     cro_apis: tuple[tuple[str, str], ...] = ()  # (cro_id, base_url) of CROs that deliver events by API
 
     @classmethod
@@ -67,6 +68,7 @@ class Settings:
             reporting_currency=currency,
             api_state_dir=_path_from_env("CG_API_STATE_DIR", "data/api_state"),
             quality_docs_dir=_path_from_env("CG_QUALITY_DOCS_DIR", "data/quality_docs"),
+            publish_dir=_path_from_env("CG_PUBLISH_DIR", "data/published"),
             cro_apis=tuple(_cro_apis_from_env().items()),
         )
 

@@ -5,6 +5,7 @@ relation API; these helpers always read results to the end."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
@@ -13,6 +14,11 @@ import duckdb
 import pandas as pd
 
 POOL = "warehouse"  # the Dagster pool of every step that opens the warehouse: DuckDB allows one writing process
+LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
+READ_THE_PUBLISHED_FILES = (
+    "The working warehouse is the pipeline's alone: BI tools and notebooks read the published files "
+    "in CG_PUBLISH_DIR (data/published/ by default; README, 'Reading the data')."
+)
 
 
 def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -21,12 +27,41 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     try:
         return duckdb.connect(str(path), read_only=read_only)
     except duckdb.IOException as error:
-        if "lock" in str(error).lower():
-            raise RuntimeError(
-                f"the warehouse {path} is open for writing in another process (a Dagster run, dbt, "
-                "or a notebook); wait for it to finish or close it, then try again"
-            ) from error
+        if "Could not set lock" in str(error):
+            raise RuntimeError(lock_message(path, str(error), read_only)) from error
         raise
+
+
+def lock_message(path: Path, error: str, read_only: bool) -> str:
+    """Who holds the warehouse (DuckDB names the process) and what to do about it."""
+    holder = LOCK_HOLDER.search(error)
+    process = f"process {holder['pid']} ({_process_name(holder['pid'], holder['program'])})" if holder else "another process"
+    if not read_only and _only_readers_hold(path):
+        return (
+            f"the warehouse {path} is open read-only in {process}, and DuckDB lets no process write a file "
+            f"that another one has open, even read-only. Close it there, then run again. {READ_THE_PUBLISHED_FILES}"
+        )
+    return (
+        f"the warehouse {path} is open for writing in {process}: wait for that run (Dagster or dbt) to finish, "
+        f"or close that process if it is not the pipeline, then try again. {READ_THE_PUBLISHED_FILES}"
+    )
+
+
+def _only_readers_hold(path: Path) -> bool:
+    """Readers share the file's lock, so a read-only open succeeds only when no writer holds it."""
+    try:
+        duckdb.connect(str(path), read_only=True).close()
+        return True
+    except duckdb.IOException:
+        return False
+
+
+def _process_name(pid: str, program: str) -> str:
+    """The process's short name (not its arguments, which may carry secrets)."""
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip() or program
+    except OSError:
+        return program
 
 
 def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> tuple | None:

@@ -53,12 +53,14 @@ def con(tmp_path: Path):
     connection.close()
 
 
-def run_pipeline(settings, selection=None, raise_on_error=True):
-    """Materialize the real assets into `settings.warehouse` through Dagster, in process."""
+def run_pipeline(settings, selection=None, raise_on_error=True, instance=None):
+    """Materialize the real assets into `settings.warehouse` through Dagster, in process
+    (on an ephemeral instance unless one is given)."""
     import dagster as dg
 
     from orchestration.assets.audit import audit_tables
     from orchestration.assets.dbt import dbt_asset_definitions, model_gate_checks
+    from orchestration.assets.publish import publish_assets
     from orchestration.assets.raw import raw_assets
     from orchestration.freshness import sources_fresh
     from orchestration.resources import build_resources
@@ -67,10 +69,10 @@ def run_pipeline(settings, selection=None, raise_on_error=True):
         for name, value in settings.dbt_env().items():
             patch.setenv(name, value)
         return dg.materialize(
-            [*raw_assets, audit_tables, *dbt_asset_definitions, *model_gate_checks, sources_fresh],
+            [*raw_assets, audit_tables, *dbt_asset_definitions, *publish_assets, *model_gate_checks, sources_fresh],
             resources=build_resources(settings),
             selection=selection,
-            instance=dg.DagsterInstance.ephemeral(),
+            instance=instance or dg.DagsterInstance.ephemeral(),
             raise_on_error=raise_on_error,
         )
 
@@ -87,4 +89,18 @@ def settings_for(root: Path, landing: Path, as_of: str | None = None, currency: 
         as_of=date.fromisoformat(as_of) if as_of else None,
         reporting_currency=currency,
         quality_docs_dir=root / "quality_docs",
+        publish_dir=root / "published",
+    )
+
+
+def write_tiny_portfolio(landing: Path) -> None:
+    """The generator's `tiny` portfolio, with no defects: studies CG-1001 (CRO acme) and
+    CG-1002 (CRO zenith), three weekly extracts, the last on 2026-11-16."""
+    import subprocess
+    import sys
+
+    generate = Path(sys.executable).parent / "cg-generate"
+    subprocess.run(
+        [str(generate), "--size", "tiny", "--defect-rate", "0", "--workers", "1", "--out", str(landing)],
+        check=True, capture_output=True,
     )

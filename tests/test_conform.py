@@ -4,6 +4,7 @@ governance forum letting held rows flow through on the next build."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -122,3 +123,66 @@ def test_adding_the_missing_mapping_lets_the_held_rows_through(tmp_path):
         ("0201", "US-BOS-01", "US"),
     ]
     assert query(warehouse, "select count(*) from marts.quarantined_rows where feed = 'sites'") == [(0,)]
+
+
+CORRECTIONS = [  # delivered a week after the fixture's events (E-4 voids E-3 there)
+    ("E-6", "VOID", "FR-NAN-01-001", "E-4"),  # a VOID of the VOID: E-3 stands again
+    ("E-7", "SUBJ_SCREENED", "FR-NAN-01-003", "E-7"),  # supersedes itself
+    ("E-8", "SUBJ_SCREENED", "FR-NAN-01-004", "E-9"),  # E-8 and E-9 supersede each other
+    ("E-9", "SUBJ_SCREENED", "FR-NAN-01-004", "E-8"),
+]
+
+
+def test_a_void_of_a_void_restores_and_looping_corrections_are_held(tmp_path):
+    landing = tmp_path / "landing"
+    shutil.copytree(FIXTURE, landing)
+    lines = [
+        json.dumps({"event_id": event_id, "type": kind, "study": "ACM-0009", "country": "France", "site": "FR-NAN-01",
+                    "subject": subject, "at": "2026-06-02T09:00:00+02:00", "recorded_at": "2026-06-02T10:00:00+02:00",
+                    "supersedes": supersedes})
+        for event_id, kind, subject, supersedes in CORRECTIONS
+    ]
+    (landing / "cro-acme" / "events__20260608T030000Z.jsonl").write_text("\n".join(lines) + "\n")
+    warehouse = tmp_path / "warehouse.duckdb"
+    contract = load_contract()
+    with connect(warehouse) as con:
+        ensure_warehouse(con, contract)
+        for feed in contract.feeds:
+            ingest_feed(con, contract, feed, landing, tmp_path / "archive", tmp_path / "quality_docs")
+
+    dbt_build(copy_project(tmp_path), warehouse)
+
+    assert query(warehouse, "select event_id from intermediate.int_cro__events_effective order by event_id") == [
+        ("E-2",), ("E-3",), ("E-5",),
+    ]
+    assert query(warehouse, "select row_number, rule, reason from marts.quarantined_rows where feed = 'events' order by row_number") == [
+        (2, "supersedes_itself", "supersedes_itself: event 'E-7' names itself in supersedes; send it again with the event it corrects"),
+        (3, "supersede_cycle", "supersede_cycle: event 'E-8' is in, or corrects an event in, a loop of events superseding one "
+                               "another; send a correction of one event of the loop naming the event it really corrects"),
+        (4, "supersede_cycle", "supersede_cycle: event 'E-9' is in, or corrects an event in, a loop of events superseding one "
+                               "another; send a correction of one event of the loop naming the event it really corrects"),
+    ]
+
+
+def test_an_amount_too_large_for_the_reporting_currency_is_held_and_dbt_builds(tmp_path):
+    """Loaded before the contract capped amounts at a billion: 9999999999999999.99 EUR fits
+    decimal(18, 2), its USD value does not."""
+    warehouse = ingest_fixture(tmp_path)
+    with connect(warehouse) as con:
+        con.execute(
+            """
+            insert into raw.cro__site_payments ("PaymentId", "CroStudyRef", "SiteCode", "SubjectId", "VisitCode", "Amount",
+                "Currency", "PayableDate", "Status", "UpdatedAt", _delivery_id, _source, _cro_id, _file_name,
+                _file_sha256, _extract_at, _row_number, _loaded_at)
+            values ('P1', 'ACM-0009', 'FR-NAN-01', 'FR-NAN-01-001', 'SCRN', '9999999999999999.99', 'EUR', '20-May-2026',
+                'PAYABLE', '2026-05-20T10:00:00+02:00', 'cro-acme/site_payments__20260601T030000Z.csv#0123456789ab',
+                'cro-acme', 'acme', 'site_payments__20260601T030000Z.csv', repeat('0', 64), '2026-06-01 03:00:00', 1,
+                '2026-06-01 04:00:00')
+            """
+        )
+
+    dbt_build(copy_project(tmp_path), warehouse)
+
+    assert query(warehouse, "select row_number, reason from marts.quarantined_rows where feed = 'site_payments'") == [
+        (1, "amount_out_of_range: '9999999999999999.99'"),
+    ]

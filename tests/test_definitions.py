@@ -44,7 +44,10 @@ def test_groups_follow_the_layers():
 
     graph = defs.resolve_asset_graph()
     groups = {key.path[0]: graph.get(key).group_name for key in graph.get_all_asset_keys() if graph.get(key).is_materializable}
-    assert groups == {"raw": "ingest", "dictionary": "dictionary", "staging": "staging", "conform": "conform", "marts": "marts"}
+    assert groups == {
+        "raw": "ingest", "audit": "ingest", "dictionary": "dictionary", "staging": "staging", "conform": "conform", "marts": "marts",
+        "published": "published",
+    }
     assert graph.get(dg.AssetKey(["marts", "kpi_country_startup"])).group_name == "marts"
 
 

@@ -65,8 +65,17 @@ def raw_count(con, table: str) -> int:
         ("S1,A,A-001,SCRN,03-Nov-2026,04-Nov-2026,XX,2026-11-04T10:00:00Z\n",
          "unknown_code: FinanceState='XX' is not one of NE, EL, PY, PD, HD"),
         ("S1,A,,SCRN,03-Nov-2026,04-Nov-2026,NE,2026-11-04T10:00:00Z\n", "missing_value: SubjectId is empty but required"),
+        (visit("A-001", visit_date="29-Feb-2025", sdv=""),
+         "invalid_format: VisitDate='29-Feb-2025' is not a date as DD-MMM-YYYY (e.g. 03-Nov-2026)"),
+        (visit("A-001", visit_date="31-Apr-2026", sdv=""),
+         "invalid_format: VisitDate='31-Apr-2026' is not a date as DD-MMM-YYYY (e.g. 03-Nov-2026)"),
+        (visit("A-001", visit_date="\uff10\uff13-Nov-2026", sdv=""),
+         "invalid_format: VisitDate='\uff10\uff13-Nov-2026' is not a date as DD-MMM-YYYY (e.g. 03-Nov-2026)"),
+        (visit("A-001", updated="2026-02-30T10:00:00Z"),
+         "invalid_format: UpdatedAt='2026-02-30T10:00:00Z' is not an ISO 8601 timestamp with Z or an offset"),
     ],
-    ids=["wrong date format", "sdv before visit", "future date", "unknown code", "missing required value"],
+    ids=["wrong date format", "sdv before visit", "future date", "unknown code", "missing required value",
+         "29 February of a common year", "31 April", "full-width digits in a date", "30 February in a timestamp"],
 )
 def test_a_bad_visit_row_is_held_with_its_reason_and_the_rest_loads(con, landing, archive, rows, reason):
     good = "".join(visit(f"A-{n:03}") for n in range(2, 12))
@@ -88,8 +97,9 @@ def test_a_bad_visit_row_is_held_with_its_reason_and_the_rest_loads(con, landing
 
 def test_an_amount_with_a_decimal_comma_and_a_negative_amount_are_held(con, landing, archive):
     payment = "P{n},S1,A,A-001,SCRN,{amount},EUR,03-Nov-2026,,PAYABLE,2026-11-04T10:00:00Z\n"
-    rows = [payment.format(n=1, amount='"12,50"'), payment.format(n=2, amount="-12.50")]
-    rows += [payment.format(n=n, amount="12.50") for n in range(3, 21)]
+    rows = [payment.format(n=1, amount='"12,50"'), payment.format(n=2, amount="-12.50"),
+            payment.format(n=3, amount="\u0661\u0662.50"), payment.format(n=4, amount="9999999999999999.99")]
+    rows += [payment.format(n=n, amount="12.50") for n in range(5, 41)]
     write_delivery(landing, "cro-acme", "site_payments__20261110T030000Z.csv", PAYMENTS + "".join(rows))
 
     ingest_everything(con, landing, archive)
@@ -97,8 +107,10 @@ def test_an_amount_with_a_decimal_comma_and_a_negative_amount_are_held(con, land
     assert held(con) == [
         (1, "invalid_format: Amount='12,50' is not a decimal number with '.' as separator"),
         (2, "negative_value: Amount='-12.50' is below 0"),
+        (3, "invalid_format: Amount='\u0661\u0662.50' is not a decimal number with '.' as separator"),
+        (4, "out_of_range: Amount='9999999999999999.99' is above 1000000000; check the amount and its unit, and resend the row"),
     ]
-    assert raw_count(con, "cro__site_payments") == 18
+    assert raw_count(con, "cro__site_payments") == 36
     assert json.loads(con.execute("select raw_values from audit.ingest_quarantine where row_number = 1").fetchall()[0][0])["Amount"] == "12,50"
 
 
@@ -242,7 +254,7 @@ def test_the_raw_suites_are_the_contract():
     assert len(expected_raw_suites()) == 14
     assert [e["meta"]["reason"] for e in load_suite("raw__sponsor__invoices").expectations] == [
         "missing_value", "missing_value", "missing_value", "missing_value", "invalid_format", "future_date",
-        "missing_value", "missing_value", "invalid_format", "negative_value", "missing_value", "missing_value",
+        "missing_value", "missing_value", "invalid_format", "negative_value", "out_of_range", "missing_value", "missing_value",
         "unknown_code", "invalid_format", "future_date", "out_of_order", "missing_value", "invalid_format",
         "future_date", "duplicate_key",
     ]
@@ -302,3 +314,96 @@ def test_a_delivery_failing_its_gate_as_a_whole_is_held_and_the_rest_flows_on(tm
         "held: the contract gate blocks (invalid_format in VisitDate on 6 of 12 rows), beyond the governed tolerance; "
     )
     assert "cg-release release 'cro-acme/visits__20261110T030000Z.csv#" in receipt["reason"]
+
+
+def test_the_same_payment_row_from_two_cros_is_loaded_for_each(con, landing, archive):
+    row = "P1,S1,A,A-001,SCRN,12.50,EUR,03-Nov-2026,,PAYABLE,2026-11-04T10:00:00Z\n"
+    write_delivery(landing, "cro-acme", "site_payments__20261110T030000Z.csv", PAYMENTS + row)
+    write_delivery(landing, "cro-zenith", "site_payments__20261111T030000Z.csv", PAYMENTS + row)
+
+    ingest_everything(con, landing, archive)
+
+    assert held(con) == []
+    assert con.execute("select _source from raw.cro__site_payments order by 1").fetchall() == [("cro-acme",), ("cro-zenith",)]
+    assert receipt_of(con, "site_payments__20261111T030000Z.csv")["rows"]["accepted"] == 1
+
+
+def test_a_row_repeating_its_file_and_an_earlier_delivery_is_held_once(con, landing, archive):
+    write_delivery(landing, "cro-acme", "visits__20261110T030000Z.csv", VISITS + visit("A-001"))
+    write_delivery(landing, "cro-acme", "visits__20261117T030000Z.csv", VISITS + visit("A-001") + visit("A-001") + visit("A-002"))
+
+    ingest_everything(con, landing, archive)
+
+    (first_id,) = con.execute("select delivery_id from audit.delivery_ledger where file_name like '%1110%'").fetchall()[0]
+    assert held(con) == [
+        (1, f"repeated_row: identical to {first_id} row 1, already counted"),
+        (2, "repeated_row: identical to row 1 of this delivery, already counted"),
+    ]
+    receipt = receipt_of(con, "visits__20261117T030000Z.csv")
+    assert receipt["rows"] == {"in": 3, "accepted": 1, "quarantined": 2, "rejected": 0, "already_loaded": 0}
+    assert con.execute("select rows_loaded, rows_quarantined from audit.delivery_ledger where file_name like '%1117%'").fetchall() == [(1, 2)]
+
+
+@pytest.mark.parametrize(
+    ("file_name", "content", "status"),
+    [
+        ("sites__20261110T030000Z.csv", ('CroStudyRef,SiteCode,SponsorSiteNo,CountryName,Status\n'
+                                         'S1,A,0101,"France\nmetropolitan",Selected\nS1,B,0102,France,Selected\n'), "rejected"),
+        ("sites__20261117T030000Z.csv", SITES + 'S1,A,0101,"France\nmetropolitan",Selected\nS1,B,0102,France,Selected\n', "duplicate"),
+    ],
+    ids=["rejected", "duplicate"],
+)
+def test_receipts_count_records_not_lines(con, landing, archive, file_name, content, status):
+    write_delivery(landing, "cro-acme", "sites__20261103T030000Z.csv", SITES + 'S1,A,0101,"France\nmetropolitan",Selected\nS1,B,0102,France,Selected\n')
+    write_delivery(landing, "cro-acme", file_name, content)
+
+    ingest_everything(con, landing, archive)
+
+    receipt = receipt_of(con, file_name)
+    assert (receipt["status"], receipt["rows"]["in"]) == (status, 2)
+
+
+def test_a_csv_with_cr_only_line_endings_loads(con, landing, archive):
+    write_delivery(landing, "cro-acme", "sites__20261110T030000Z.csv", (SITES + "S1,A,0101,France,Selected\nS1,B,0102,Spain,Selected\n").replace("\n", "\r"))
+
+    (outcome,) = ingest_everything(con, landing, archive)
+
+    assert (outcome.status, outcome.rows_loaded, outcome.rows_quarantined) == ("loaded", 2, 0)
+    assert con.execute('select "SiteCode", "Status" from raw.cro__sites order by 1').fetchall() == [("A", "Selected"), ("B", "Selected")]
+
+
+def test_a_field_over_128_kib_is_read_whole_in_a_file_with_a_broken_row(con, landing, archive):
+    long_name = "x" * 200_000
+    write_delivery(landing, "cro-acme", "sites__20261110T030000Z.csv",
+                   SITES + f"S1,A,0101,{long_name},Selected\nS1,B,0102,France,Selected,EXTRA\n")
+
+    (outcome,) = ingest_everything(con, landing, archive)
+
+    assert (outcome.status, outcome.rows_loaded, outcome.rows_quarantined) == ("loaded", 1, 1)
+    assert con.execute('select length("Country") from raw.cro__sites').fetchall() == [(200_000,)]
+
+
+def test_a_json_line_with_a_key_twice_is_held_as_ambiguous(con, landing, archive):
+    twice = EVENT.format(id="E1", type="CTRY_READY", at="2026-11-02T10:00:00+01:00", recorded="2026-11-03T10:00:00+01:00")
+    twice = twice.replace('"type":"CTRY_READY"', '"type":"CTRY_READY","type":"VOID"')
+    fine = EVENT.format(id="E2", type="CTRY_READY", at="2026-11-02T10:00:00+01:00", recorded="2026-11-03T10:00:00+01:00")
+    write_delivery(landing, "cro-acme", "events__20261110T030000Z.jsonl", twice + fine)
+
+    (outcome,) = ingest_everything(con, landing, archive)
+
+    assert (outcome.rows_loaded, outcome.rows_quarantined) == (1, 1)
+    assert held(con) == [(1, "ambiguous_record: the key type occurs more than once in the line; send each key once")]
+    assert con.execute("select event_id from raw.cro__events").fetchall() == [("E2",)]
+
+
+def test_delivered_values_appear_only_escaped_in_the_data_docs(con, landing, archive):
+    payload = "<script>alert(1)</script>"
+    rows = f"S1,A,A-001,SCRN,03-Nov-2026,04-Nov-2026,{payload},2026-11-04T10:00:00Z\n" + "".join(visit(f"A-{n:03}") for n in range(2, 12))
+    write_delivery(landing, "cro-acme", "visits__20261110T030000Z.csv", VISITS + rows)
+
+    ingest_everything(con, landing, archive)
+
+    page = Path(receipt_of(con, "visits__20261110T030000Z.csv")["gate"]["data_docs"]).read_text()
+    assert "alert(1)" in page
+    assert payload not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page

@@ -180,3 +180,25 @@ def test_the_governance_marts_show_held_deliveries_and_stale_sources(tmp_path, l
     assert (check.passed, check.severity) == (False, dg.AssetCheckSeverity.WARN)
     assert check.metadata["stale"].value.startswith("- cro-zenith/visits: nothing for 2")
     assert check.metadata["held"].value == "- cro-acme/sites: 1 held"
+
+
+def test_the_release_job_releases_and_reports_the_raw_asset_changed(tmp_path, con, held_visits):
+    from orchestration.jobs import release_held_delivery
+    from orchestration.resources import WarehouseResource
+
+    (waiting,) = held_deliveries(con)
+    con.close()
+    config = {"delivery_id": waiting.delivery_id, "released_by": "J. Steward", "reason": "dates confirmed"}
+
+    result = release_held_delivery.execute_in_process(
+        run_config={"ops": {"release_delivery_op": {"config": config}}},
+        resources={"warehouse": WarehouseResource(path=str(tmp_path / "warehouse.duckdb"))},
+    )
+
+    assert result.success
+    assert sorted(event.asset_key.to_user_string() for event in result.get_asset_materialization_events()) == [
+        "audit/delivery_ledger", "audit/delivery_releases", "audit/ingest_quarantine", "raw/cro__visits",
+    ]
+    with connect(tmp_path / "warehouse.duckdb", read_only=True) as reopened:
+        assert ledger(reopened) == [(BAD_WEEK, "loaded", 6, 6)]
+        assert releases(reopened)[0][1:3] == ("released", "J. Steward")

@@ -25,7 +25,12 @@ INCREMENTAL = [
     "int_cro__visits__checked", "int_cro__visits", "int_cro__site_payments__checked", "int_cro__site_payments",
     "int_cro__events__checked", "int_cro__events_effective", "int_cro__accruals__checked", "int_cro__accruals",
 ]
-VOLATILE = {"_built_at", "_loaded_at"}  # when a row was loaded or built, not what it says
+# when a row was loaded or built, not what it says; and the governance marts' ages of
+# deliveries, which are wall-clock times of ingestion
+VOLATILE = {
+    "_built_at", "_loaded_at", "last_received_at", "last_loaded_at", "oldest_held_at", "hours_since_received",
+    "hours_since_loaded", "hours_oldest_held", "is_stale", "held_at", "left_at", "days_held",
+}
 
 
 def copy_project(root: Path) -> Path:

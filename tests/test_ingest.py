@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import stat
+import threading
 from pathlib import Path
 
 import pytest
 
 from orchestration.contract import load_contract
 from orchestration.ingest import loader
-from orchestration.ingest.deliveries import unrecognised_files
 
 from conftest import FEED_EXAMPLES, ingest_everything, write_delivery
 
@@ -243,17 +244,167 @@ def test_a_100_000_character_field_is_read_whole(con, landing, archive):
     assert con.execute('select length("Country") from raw.cro__sites').fetchall() == [(100_000,)]
 
 
-def test_files_being_uploaded_are_ignored_and_strays_reported(con, landing, archive):
+def test_files_being_uploaded_are_ignored_and_strays_recorded_as_rejected(con, landing, archive):
     write_delivery(landing, "cro-acme", "sites__20260105T030000Z.csv.part", SITES_HEADER + "S1,A,0101,France,Selected\n")
     write_delivery(landing, "cro-acme", ".sites__20260105T030000Z.csv", SITES_HEADER)
     write_delivery(landing, "cro-acme", "sites-2026-01-05.csv", SITES_HEADER)
     write_delivery(landing, "cro-acme", "events__20260105T030000Z.csv", SITES_HEADER)
     write_delivery(landing, "cro-acme", "budget__20260105T030000Z.csv", SITES_HEADER)
 
-    assert ingest_everything(con, landing, archive) == []
-    assert sorted(p.name for p in unrecognised_files(landing, load_contract())) == [
-        "budget__20260105T030000Z.csv", "events__20260105T030000Z.csv", "sites-2026-01-05.csv",
+    outcomes = ingest_everything(con, landing, archive)
+
+    assert sorted((o.status, o.delivery.file_name) for o in outcomes) == [
+        ("rejected", "budget__20260105T030000Z.csv"), ("rejected", "events__20260105T030000Z.csv"),
+        ("rejected", "sites-2026-01-05.csv"),
     ]
+    assert ingest_everything(con, landing, archive) == []  # recorded once
+
+
+STRAY_ROW = SITES_HEADER + "S1,A,0101,France,Selected\n"
+EXPECTED = "expected <feed>__<YYYYMMDDTHHMMSSZ>.<csv|jsonl> in a source folder 'sponsor/' or 'cro-<cro_id>/'"
+
+
+@pytest.mark.parametrize(
+    ("relative_path", "reason"),
+    [
+        ("cro-acme/sites__20261399T250000Z.csv",
+         "invalid_stamp: 20261399T250000Z is not a real UTC time; expected <feed>__<YYYYMMDDTHHMMSSZ>.<csv|jsonl> "
+         "with the extract time, e.g. 20261103T020000Z"),
+        ("cro-acme/sites__\uff12\uff10\uff12\uff16\uff11\uff11\uff11\uff10T030000Z.csv",
+         "unexpected_name: 'sites__\uff12\uff10\uff12\uff16\uff11\uff11\uff11\uff10T030000Z.csv' does not follow "
+         "<feed>__<YYYYMMDDTHHMMSSZ>.<csv|jsonl>; rename it and deliver it again"),
+        ("cro-acme/visits__20261110T030000Z (1).csv",
+         "unexpected_name: 'visits__20261110T030000Z (1).csv' does not follow <feed>__<YYYYMMDDTHHMMSSZ>.<csv|jsonl>; "
+         "rename it and deliver it again"),
+        ("cro-acme/budget__20261110T030000Z.csv",
+         "unknown_feed: 'budget' is not a cro feed of the contract (accruals, events, rate_card, site_payments, sites, "
+         "studies, visits); expected <feed>__<YYYYMMDDTHHMMSSZ>.<csv|jsonl>"),
+        ("cro-acme/events__20261110T030000Z.csv",
+         "wrong_extension: cro events is delivered as .jsonl; expected events__<YYYYMMDDTHHMMSSZ>.jsonl"),
+        ("cro-ACME/sites__20261110T030000Z.csv",
+         "unknown_source_folder: 'cro-ACME' is not a source folder (lower-case 'sponsor' or 'cro-<cro_id>' with "
+         f"cro_id of a-z, 0-9, _); {EXPECTED}"),
+        ("cro-../sites__20261110T030000Z.csv",
+         "unknown_source_folder: 'cro-..' is not a source folder (lower-case 'sponsor' or 'cro-<cro_id>' with "
+         f"cro_id of a-z, 0-9, _); {EXPECTED}"),
+        ("sites__20261110T030000Z.csv", f"unknown_source_folder: sites__20261110T030000Z.csv lies directly in the landing root; {EXPECTED}"),
+        ("cro-acme/old/sites__20261110T030000Z.csv",
+         f"unexpected_subfolder: cro-acme/old/ is a folder inside a source folder; {EXPECTED}, not in subfolders"),
+        ("cro-acme/sites__20991231T000000Z.csv",
+         "future_stamp: 20991231T000000Z is later than the time the file was found ({found}) plus the governed "
+         "tolerance of 24 h (extract_stamp_tolerance_hours in expectations/governance.yml); check the sender's clock "
+         "and deliver it again named <feed>__<YYYYMMDDTHHMMSSZ>.<csv|jsonl> with the real extract time"),
+    ],
+    ids=["impossible stamp", "full-width digits", "copy suffix", "unknown feed", "wrong extension", "upper-case cro folder",
+         "dot-dot cro folder", "landing root", "subfolder", "stamp in 2099"],
+)
+def test_every_stray_is_recorded_as_rejected_with_the_rule_it_breaks(con, landing, archive, relative_path, reason):
+    path = landing / relative_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(STRAY_ROW)
+
+    (outcome,) = ingest_everything(con, landing, archive)
+
+    (found,) = con.execute("select strftime(ingested_at, '%Y-%m-%dT%H:%M:%SZ') from audit.delivery_ledger").fetchall()[0]
+    expected_reason = reason.format(found=found)
+    assert (outcome.status, outcome.reason) == ("rejected", expected_reason)
+    assert ledger(con) == [(str(path.parent.relative_to(landing)), path.name, "rejected", 0, 0, expected_reason, None)]
+    (receipt,) = con.execute("select receipt from audit.delivery_receipts").fetchall()[0]
+    receipt = json.loads(receipt)
+    assert (receipt["status"], receipt["reason"], receipt["rows"]) == (
+        "rejected", expected_reason, {"in": 1, "accepted": 0, "quarantined": 0, "rejected": 1, "already_loaded": 0},
+    )
+    assert Path(receipt["archived_as"]).read_text() == STRAY_ROW  # kept, not lost
+    assert all(con.execute(f"select count(*) from raw.{feed.table}").fetchall() == [(0,)] for feed in load_contract().feeds)
+
+
+def test_a_stray_does_not_stop_the_feeds_later_deliveries(con, landing, archive):
+    write_delivery(landing, "cro-acme", "sites__20261399T250000Z.csv", STRAY_ROW)
+    write_delivery(landing, "cro-acme", "sites__20261110T030000Z.csv", STRAY_ROW)
+
+    ingest_everything(con, landing, archive)
+
+    assert [(name, status) for _, name, status, *_ in ledger(con)] == [
+        ("sites__20261110T030000Z.csv", "loaded"), ("sites__20261399T250000Z.csv", "rejected"),
+    ]  # a stray without an extract time sorts last
+
+
+def test_symbolic_links_are_refused_and_never_followed(con, landing, archive, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "sites__20261110T030000Z.csv").write_text(STRAY_ROW)
+    (landing / "cro-acme").mkdir()
+    (landing / "cro-acme" / "sites__20261110T030000Z.csv").symlink_to(outside / "sites__20261110T030000Z.csv")
+    (landing / "cro-zenith").symlink_to(outside, target_is_directory=True)
+
+    outcomes = ingest_everything(con, landing, archive)
+
+    assert sorted((o.status, o.reason) for o in outcomes) == [
+        ("rejected", "symlink_refused: ./cro-zenith is a symbolic link, and links are never followed; deliver the file itself"),
+        ("rejected", "symlink_refused: cro-acme/sites__20261110T030000Z.csv is a symbolic link, and links are never "
+                     "followed; deliver the file itself"),
+    ]
+    assert con.execute("select count(*) from raw.cro__sites").fetchall() == [(0,)]
+    archived = sorted(p.read_text() for p in archive.rglob("*") if p.is_file() and not p.name.endswith(".receipt.json"))
+    assert archived == [f"symbolic link to {outside}\n", f"symbolic link to {outside / 'sites__20261110T030000Z.csv'}\n"]
+
+
+def test_a_damaged_copy_at_the_archive_path_is_replaced(con, landing, archive):
+    path = write_delivery(landing, "cro-acme", "sites__20261110T030000Z.csv", STRAY_ROW)
+    damaged = archive / "cro-acme" / f"{hashlib.sha256(path.read_bytes()).hexdigest()[:16]}-{path.name}"
+    damaged.parent.mkdir(parents=True)
+    damaged.write_bytes(STRAY_ROW.encode()[:20])  # an interrupted attempt
+
+    ingest_everything(con, landing, archive)
+
+    assert damaged.read_bytes() == path.read_bytes()
+    assert con.execute("select count(*) from raw.cro__sites").fetchall() == [(1,)]
+
+
+def test_a_file_deleted_by_its_sender_after_discovery_is_left_out(con, landing, archive):
+    write_delivery(landing, "cro-acme", "sites__20261110T030000Z.csv", STRAY_ROW)
+    withdrawn = write_delivery(landing, "cro-acme", "sites__20261117T030000Z.csv", STRAY_ROW.replace("0101", "0102"))
+    contract = load_contract()
+    feed = contract.feed("cro", "sites")
+
+    outcomes = loader.ingest_feed(con, contract, feed, landing, archive, archive.parent / "docs",
+                                  on_progress=lambda outcome: withdrawn.unlink())
+
+    assert [(o.delivery.file_name, o.status) for o in outcomes] == [("sites__20261110T030000Z.csv", "loaded")]
+    assert [name for _, name, *_ in ledger(con)] == ["sites__20261110T030000Z.csv"]
+
+
+def test_a_file_still_being_written_is_left_for_the_next_run(con, landing, archive):
+    header = ",".join(load_contract().feed("cro", "visits").column_names) + "\n"
+    row = "S1,A,A-{n:06d},SCRN,03-Nov-2026,04-Nov-2026,NE,2026-11-04T10:00:00Z\n"
+    path = write_delivery(landing, "cro-acme", "visits__20261110T030000Z.csv", header + "".join(row.format(n=n) for n in range(100_000)))
+    written = threading.Event()
+
+    def keep_writing():
+        with path.open("a") as handle:
+            for n in range(100_000, 200_000):
+                handle.write(row.format(n=n))
+                handle.flush()
+                written.set()
+                if stop.wait(0.001):
+                    return
+
+    stop = threading.Event()
+    writer = threading.Thread(target=keep_writing)
+    writer.start()
+    written.wait()
+    try:
+        first_run = ingest_everything(con, landing, archive)
+    finally:
+        stop.set()
+        writer.join()
+
+    assert first_run == [] and ledger(con) == []
+    (outcome,) = ingest_everything(con, landing, archive)
+    rows = len(path.read_text().splitlines()) - 1
+    (sha, rows_loaded, archive_path), = con.execute("select sha256, rows_loaded, archive_path from audit.delivery_ledger").fetchall()
+    assert (sha, rows_loaded) == (hashlib.sha256(path.read_bytes()).hexdigest(), rows)
+    assert Path(archive_path).read_bytes() == path.read_bytes()
 
 
 def test_a_crash_mid_load_leaves_nothing_and_the_next_run_completes(con, landing, archive, monkeypatch):

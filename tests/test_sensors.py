@@ -28,8 +28,8 @@ def instance():
         yield test_instance
 
 
-def tick(instance, landing):
-    sensor = build_delivery_sensor("cro")
+def tick(instance, landing, side="cro"):
+    sensor = build_delivery_sensor(side)
     resources = build_resources(settings_for(landing.parent, landing))
     context = dg.build_sensor_context(
         instance=instance, resources=resources,
@@ -125,7 +125,9 @@ def test_a_failed_run_is_requested_again_after_a_pause_and_none_while_one_is_in_
     in_flight = tick(instance, landing)
 
     assert paused.run_requests == []
-    assert paused.skip_message.startswith(f"1 cro deliveries pending; waiting: run {run.run_id} for these deliveries ended failure ")
+    assert paused.skip_message.startswith(
+        f"1 cro deliveries and 0 strays pending; waiting: run {run.run_id} for these deliveries ended failure "
+    )
     assert (retry.run_key, retry.tags["cg/attempt"]) == (first.run_key[:-1] + "2", "2")
     assert in_flight.run_requests == []
     assert "is ingesting cro deliveries" in in_flight.skip_message
@@ -133,10 +135,23 @@ def test_a_failed_run_is_requested_again_after_a_pause_and_none_while_one_is_in_
 
 def test_the_sensor_keeps_no_cursor_whatever_the_number_of_files(instance, landing):
     for day in range(1000):
-        write_delivery(landing, "cro-acme", f"visits__2026{1 + day // 28 % 12:02}{1 + day % 28:02}T{day // 336:02}0000Z.csv", "x\n")
+        write_delivery(landing, "cro-acme", f"visits__2025{1 + day // 28 % 12:02}{1 + day % 28:02}T{day // 336:02}0000Z.csv", "x\n")
 
     result = tick(instance, landing)
 
     (request,) = result.run_requests
     assert request.tags["deliveries"] == "1000"
     assert len(result.cursor or "") < 2048
+
+
+def test_a_stray_dropped_alone_starts_a_run_that_records_it(instance, landing):
+    write_delivery(landing, "cro-acme", "budget__20260105T030000Z.csv", "x\n")
+
+    (request,) = tick(instance, landing, side="sponsor").run_requests
+    ingest(landing)  # any ingestion run records the strays
+    after = tick(instance, landing, side="sponsor")
+
+    assert (request.tags["deliveries"], request.tags["strays"]) == ("0", "1")
+    assert request.asset_selection == [dg.AssetKey(["raw", "sponsor__studies"])]
+    assert tick(instance, landing).run_requests == []  # the CRO sensor leaves strays to the sponsor's
+    assert after.run_requests == []

@@ -66,9 +66,18 @@
 {%- endmacro %}
 
 {#- Money in the reporting currency, with the FX rate of the amount's month; the
-    `fx` alias is a join to int_fx_rates on currency and month. -#}
+    `fx` alias is a join to int_fx_rates on currency and month. Null where the converted
+    amount does not fit decimal(18, 2), rather than failing every build: such a row is
+    held by `out_of_reporting_range` (the contract gate already holds amounts above a
+    billion; this keeps rows loaded before it, or a huge FX rate, from stopping dbt). -#}
 {% macro in_reporting_currency(amount, fx_alias='fx') -%}
-    cast({{ amount }} * {{ fx_alias }}.rate_to_reporting as decimal(18, 2))
+    case when abs({{ amount }} * {{ fx_alias }}.rate_to_reporting) <= 9999999999999999.99
+        then cast({{ amount }} * {{ fx_alias }}.rate_to_reporting as decimal(18, 2)) end
+{%- endmacro %}
+
+{#- The quarantine check of an amount whose conversion does not fit decimal(18, 2). -#}
+{% macro out_of_reporting_range(amount, fx_alias='fx') -%}
+    ({{ amount }} is not null and {{ fx_alias }}.rate_to_reporting is not null and {{ in_reporting_currency(amount, fx_alias) }} is null)
 {%- endmacro %}
 
 {#- The checks of a sponsor feed keyed by study and ISO country (country plan,

@@ -28,17 +28,30 @@ GOVERNANCE_PATH = EXPECTATIONS_DIR / "governance.yml"
 SEVERITIES = {"error": "critical", "warn": "warning"}
 
 MONTHS = "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"
-DAY, MONTH_NUMBER = r"(?:0[1-9]|[12]\d|3[01])", r"(?:0[1-9]|1[0-2])"
+# Formats are calendar-exact (no 31 April, 29 February only in leap years) and ASCII-only
+# ([0-9], never \d, which matches any Unicode digit).
+YEAR = "[0-9]{4}"
+LEAP_YEAR = "(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)"
+DAY_TO_28, DAY_29_30 = "(?:0[1-9]|1[0-9]|2[0-8])", "(?:29|30)"
+ISO_DATE = (
+    rf"(?:{YEAR}-(?:(?:0[1-9]|1[0-2])-{DAY_TO_28}|(?:0[13-9]|1[0-2])-{DAY_29_30}|(?:0[13578]|1[02])-31)"
+    rf"|{LEAP_YEAR}-02-29)"
+)
+CRO_DATE = (
+    rf"(?:(?:{DAY_TO_28}-(?:{MONTHS})|{DAY_29_30}-(?:Jan|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+    rf"|31-(?:Jan|Mar|May|Jul|Aug|Oct|Dec))-{YEAR}|29-Feb-{LEAP_YEAR})"
+)
+HOUR, MINUTE = "(?:[01][0-9]|2[0-3])", "[0-5][0-9]"
 FORMATS = {
-    ("date", "sponsor"): (rf"^\d{{4}}-{MONTH_NUMBER}-{DAY}$", "a date as YYYY-MM-DD"),
-    ("date", "cro"): (rf"^{DAY}-(?:{MONTHS})-\d{{4}}$", "a date as DD-MMM-YYYY (e.g. 03-Nov-2026)"),
+    ("date", "sponsor"): (rf"^{ISO_DATE}$", "a date as YYYY-MM-DD"),
+    ("date", "cro"): (rf"^{CRO_DATE}$", "a date as DD-MMM-YYYY (e.g. 03-Nov-2026)"),
     ("timestamp", None): (
-        r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$",
+        rf"^{ISO_DATE}T{HOUR}:{MINUTE}(?::{MINUTE}(?:\.[0-9]{{1,9}})?)?(?:Z|[+-]{HOUR}:?{MINUTE})$",
         "an ISO 8601 timestamp with Z or an offset",
     ),
-    ("month", None): (rf"^\d{{4}}-{MONTH_NUMBER}$", "a month as YYYY-MM"),
-    ("integer", None): (r"^-?\d+$", "a whole number"),
-    ("decimal", None): (r"^-?\d+(?:\.\d+)?$", "a decimal number with '.' as separator"),
+    ("month", None): (rf"^{YEAR}-(?:0[1-9]|1[0-2])$", "a month as YYYY-MM"),
+    ("integer", None): (r"^-?[0-9]+$", "a whole number"),
+    ("decimal", None): (r"^-?[0-9]+(?:\.[0-9]+)?$", "a decimal number with '.' as separator"),
 }
 FLAG_VALUES = ("Y", "N")
 TYPED_SUFFIX = "__value"  # the typed twin of a delivered text column in the gate's frame
@@ -125,6 +138,11 @@ def _column_expectations(feed: Feed, column: Column) -> list[dict]:
     if column.min is not None:
         found.append(_expectation("expect_column_values_to_be_between", {"column": typed, "min_value": column.min},
                                   "negative_value", f"{name}={{{name}!r}} is below {column.min:g}"))
+    if column.max is not None:
+        found.append(_expectation(
+            "expect_column_values_to_be_between", {"column": typed, "max_value": column.max}, "out_of_range",
+            f"{name}={{{name}!r}} is above {column.max:.15g}; check the amount and its unit, and resend the row",
+        ))
     if column.not_before:
         other = column.not_before
         found.append(_expectation(

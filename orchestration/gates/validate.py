@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import html
 import logging
 import re
 import time
@@ -101,7 +102,9 @@ def validate(frame: pd.DataFrame, suite: Suite, run_name: str, docs_dir: Path) -
         batch_parameters={"dataframe": frame}, run_id=RunIdentifier(run_name=_safe(run_name))
     )
     ((validation_id, validation),) = result.run_results.items()
+    _mask_sensitive_values(gates, validation_id, validation, suite)
     outcomes = tuple(_outcome(item, suite, len(frame)) for item in validation.results)
+    _store_escaped_for_docs(gates.context, validation_id, validation)
     return GateResult(
         suite=suite.name,
         suite_version=suite.version,
@@ -111,6 +114,17 @@ def validate(frame: pd.DataFrame, suite: Suite, run_name: str, docs_dir: Path) -
         seconds=time.perf_counter() - started,
         validation_ids=(validation_id,),
     )
+
+
+def _mask_sensitive_values(gates: _Gates, validation_id, validation, suite: Suite) -> None:
+    """Sensitive values never leave the gate: masked in the result (its samples feed the
+    check metadata) and in the stored copy that Data Docs are rendered from."""
+    from orchestration.publish.sensitivity import mask_validation, sensitive_columns
+
+    sensitive = sensitive_columns(suite.name)
+    if sensitive:
+        mask_validation(validation, sensitive)
+        gates.context.validation_results_store.set(validation_id, validation)
 
 
 def combine(parts: list[GateResult], suite: Suite) -> GateResult:
@@ -250,6 +264,28 @@ def _add_checkpoint(context, suite: Suite, row_ids: bool):
             result_format=result_format,
         )
     )
+
+
+def _store_escaped_for_docs(context, validation_id, validation) -> None:
+    """GX's Data Docs put some result values into the page as raw HTML (the table of
+    unexpected values), and those values are delivered data: a `<script>` in a delivery
+    would run in the page. The stored result, which the pages are built from, keeps every
+    result value HTML-escaped (the verdicts above were read from the original)."""
+    escaped = copy.deepcopy(validation)
+    for item in escaped.results:
+        item.result = _escape_strings(item.result)
+        item.exception_info = _escape_strings(item.exception_info)
+    context.validation_results_store.set(key=validation_id, value=escaped)
+
+
+def _escape_strings(value):
+    if isinstance(value, str):
+        return html.escape(value)
+    if isinstance(value, dict):
+        return {key: _escape_strings(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_escape_strings(item) for item in value)
+    return value
 
 
 def _docs_page(gates: _Gates, validation_id) -> Path:

@@ -52,7 +52,7 @@ def _frame_sql(feed: Feed, parts: int) -> str:
     typed = [
         f"{_typed(column, feed)} as {quote_identifier(column.name + TYPED_SUFFIX)}"
         for column in feed.columns
-        if column.past or column.min is not None or column.not_before or column.name in compared
+        if column.past or column.min is not None or column.max is not None or column.not_before or column.name in compared
     ]
     columns = ", ".join([ROW_ID, *delivered, "cast(? as timestamp) as _extract_at", *typed])
     key = ", ".join(quote_identifier(name) for name in feed.version_key)

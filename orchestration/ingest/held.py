@@ -82,7 +82,7 @@ def release_delivery(
     con.execute("begin transaction")
     try:
         rows = con.execute(
-            f"insert into raw.{feed.table} select * from {HELD_SCHEMA}.{feed.table} where _delivery_id = ?", [delivery_id]
+            f"insert into raw.{feed.table} by name select * from {HELD_SCHEMA}.{feed.table} where _delivery_id = ?", [delivery_id]
         ).fetchall()[0][0]
         con.execute(f"delete from {HELD_SCHEMA}.{feed.table} where _delivery_id = ?", [delivery_id])
         con.execute("update audit.delivery_ledger set status = 'loaded' where delivery_id = ?", [delivery_id])

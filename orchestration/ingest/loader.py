@@ -10,17 +10,21 @@ Every delivery ends up as exactly one row of `audit.delivery_ledger` and one rec
   release (`release.py`) or as `superseded` once the sender delivers a corrected file;
 - `duplicate`: the same bytes were already loaded for this source and feed (for a
   snapshot: the same bytes as the snapshot in force), so it changes nothing;
-- `rejected`: it breaks the contract as a whole; `reason` says why and what to do.
+- `rejected`: it breaks the contract as a whole; `reason` says why and what to do. A
+  stray file (misnamed, unknown feed or folder, a stamp in the future, a symbolic link)
+  is rejected too, with the rule it breaks; its feed, side or extract time may be null.
 Each delivery's rows, quarantined rows, ledger row and receipt commit in one
 transaction, so a crash leaves nothing partial behind and the next run completes it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
-import shutil
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from itertools import chain
 from pathlib import Path
 from typing import Callable
 
@@ -30,7 +34,7 @@ import pandas as pd
 from orchestration.contract import Contract, Feed
 from orchestration.gates.suites import Suite, load_suite, raw_suite_name
 from orchestration.gates.validate import GateResult, publish_docs
-from orchestration.ingest.deliveries import Delivery, discover
+from orchestration.ingest.deliveries import Delivery, Stray, discover, file_sha256, strays
 from orchestration.ingest.gate import gate_delivery
 from orchestration.ingest.held import HELD_SCHEMA, RELEASES_DDL, supersede_held
 from orchestration.ingest.reader import INCOMING, DeliveryRejected, MalformedRow, parse_delivery_into, quote_identifier
@@ -52,11 +56,11 @@ LEDGER_DDL = """
 create table if not exists audit.delivery_ledger (
     delivery_id varchar primary key,
     source varchar not null,
-    side varchar not null,
+    side varchar,
     cro_id varchar,
-    feed varchar not null,
+    feed varchar,
     file_name varchar not null,
-    extract_at timestamp not null,
+    extract_at timestamp,
     sha256 varchar not null,
     size_bytes bigint not null,
     status varchar not null,
@@ -85,6 +89,12 @@ create table if not exists audit.ingest_quarantine (
     quarantined_at timestamp not null
 )
 """
+# null for a stray file whose name or folder says nothing of them (warehouses made before)
+NULLABLE_FOR_STRAYS = {"delivery_ledger": ("side", "feed", "extract_at"), "delivery_receipts": ("feed",)}
+
+STRAYS_FOLDER = "_strays"  # where strays are archived: no source folder can be named so
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -104,6 +114,9 @@ def ensure_warehouse(con: duckdb.DuckDBPyConnection, contract: Contract) -> None
     con.execute(QUARANTINE_DDL)
     con.execute(RECEIPTS_DDL)
     con.execute(RELEASES_DDL)
+    for table, columns in NULLABLE_FOR_STRAYS.items():
+        for column in columns:
+            con.execute(f"alter table audit.{table} alter column {column} drop not null")
     for feed in contract.feeds:
         for schema in ("raw", HELD_SCHEMA):
             ensure_feed_table(con, feed, schema)
@@ -139,13 +152,15 @@ def ingest_feed(
     run_id: str | None = None,
     on_progress: Callable[[Outcome], None] | None = None,
 ) -> list[Outcome]:
-    """Ingest every delivery of `feed` not yet in the ledger, in extract-time order, then
-    write the Data Docs pages of their contract gates (the index is written by the model
-    gates, once a run)."""
+    """Ingest every delivery of `feed` not yet in the ledger, in extract-time order, and
+    record every new stray under the landing root (whichever ingestion runs first records
+    it), then write the Data Docs pages of their contract gates (the index is written by
+    the model gates, once a run)."""
     suite = load_suite(raw_suite_name(feed))
     outcomes = []
-    for delivery in discover(landing_dir, feed):
-        outcome = ingest_delivery(con, contract, feed, suite, delivery, archive_dir, docs_dir, run_id)
+    new_deliveries = (ingest_delivery(con, contract, feed, suite, d, archive_dir, docs_dir, run_id) for d in discover(landing_dir, feed))
+    new_strays = (record_stray(con, contract, stray, archive_dir, run_id) for stray in strays(landing_dir, contract))
+    for outcome in chain(new_deliveries, new_strays):
         if outcome is None:
             continue
         outcomes.append(outcome)
@@ -165,11 +180,14 @@ def ingest_delivery(
     docs_dir: Path,
     run_id: str | None,
 ) -> Outcome | None:
-    """Returns None when this exact file (name and bytes) is already in the ledger."""
-    if _already_recorded(con, delivery):
-        restore_file(con, delivery_id(delivery))
+    """Returns None when this exact file (name and bytes) is already in the ledger, or when
+    it is gone or still being written (the next run takes it)."""
+    if not _is_new(con, delivery):
         return None
-    archive_path = archive(delivery, archive_dir)
+    delivery = archive(delivery, archive_dir)
+    if delivery is None:
+        return None
+    archive_path = delivery.archived
     receipt = Receipt(delivery_id(delivery), delivery, "loaded", contract.version, archive_path, rows_in=None)
     verdict = _judge_against_history(con, feed, delivery)
     if verdict is not None:
@@ -191,7 +209,7 @@ def ingest_delivery(
         return Outcome(delivery, "rejected", reason=rejection.reason, receipt_path=receipt.path)
     receipt.rows_in = parsed.rows + len(parsed.malformed)
     receipt.extra_columns = parsed.extra_columns
-    repeated = _hold_repeated_rows(con, feed)
+    repeated = _hold_repeated_rows(con, feed, delivery)
     receipt.gate, held = gate_delivery(con, feed, delivery, suite, docs_dir, run_name=receipt.delivery_id)
     receipt.quarantined = sorted([*parsed.malformed, *held, *repeated], key=lambda row: row.row_number)
     receipt.accepted = receipt.rows_in - len(receipt.quarantined)
@@ -220,17 +238,92 @@ def delivery_id(delivery: Delivery) -> str:
     return f"{delivery.source}/{delivery.file_name}#{delivery.sha256[:12]}"
 
 
-def archive(delivery: Delivery, archive_dir: Path) -> Path:
-    """An immutable copy, named by content, written atomically (copy, then rename)."""
-    target = archive_dir / delivery.source / f"{delivery.sha256[:16]}-{delivery.file_name}"
-    if target.exists():
-        return target
+def archive(delivery: Delivery, archive_dir: Path) -> Delivery | None:
+    """The delivery as read from its immutable copy, named by content and written
+    atomically (copy, then rename), so that its hash, its archive copy and the rows loaded
+    all come from the same bytes. None when the file vanished or changed while it was
+    copied (still being written). A copy already at the target, left by an interrupted
+    attempt, is kept only when its bytes are the right ones."""
+    folder = archive_dir / delivery.source
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / f".{delivery.file_name}.{os.getpid()}.part"
+    try:
+        sha256 = _copy_if_unchanged(delivery, partial)
+    except FileNotFoundError:
+        sha256 = None
+    if sha256 is None:
+        partial.unlink(missing_ok=True)
+        log.warning("%s/%s vanished or changed while it was archived; the next run takes it", delivery.source, delivery.file_name)
+        return None
+    target = folder / f"{sha256[:16]}-{delivery.file_name}"
+    if target.exists() and file_sha256(target) == sha256:
+        partial.unlink()
+    else:
+        os.chmod(partial, 0o444)
+        os.replace(partial, target)
+    return delivery.archived_as(target, sha256)
+
+
+def _copy_if_unchanged(delivery: Delivery, partial: Path) -> str | None:
+    """Copies the landed file, hashing as it goes: its hash, or None when its bytes are not
+    those hashed when it was found, or changed during the copy."""
+    before = delivery.path.stat()
+    digest = hashlib.sha256()
+    with delivery.path.open("rb") as landed, partial.open("wb") as copy:
+        for block in iter(lambda: landed.read(1 << 20), b""):
+            digest.update(block)
+            copy.write(block)
+    after = delivery.path.stat()
+    unchanged = (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns)
+    return digest.hexdigest() if unchanged and digest.hexdigest() == delivery.sha256 else None
+
+
+def _is_new(con, delivery: Delivery) -> bool:
+    """Not in the ledger yet; False too for a file its sender deleted since it was found.
+    A recorded delivery whose receipt file is missing (a crash between the commit and the
+    file) gets its file again."""
+    try:
+        recorded = _already_recorded(con, delivery)
+    except FileNotFoundError:
+        return False
+    if recorded:
+        restore_file(con, delivery_id(delivery))
+    return not recorded
+
+
+def record_stray(con, contract: Contract, stray: Stray, archive_dir: Path, run_id: str | None) -> Outcome | None:
+    """A stray file, archived and recorded as rejected with the rule it breaks; None when
+    it is already recorded, gone or still being written. A symbolic link is archived as
+    where it points: its target is never read."""
+    if not _is_new(con, stray):
+        return None
+    archived = _archive_link(stray, archive_dir) if stray.is_link else archive(stray, archive_dir / STRAYS_FOLDER)
+    if archived is None:
+        return None
+    receipt = Receipt(delivery_id(archived), archived, "rejected", contract.version, archived.archived, rows_in=0, reason=stray.reason)
+    if not stray.is_link:
+        receipt.rows_in = receipt.rejected = count_records(archived, has_header=stray.path.suffix == ".csv")
+    now = naive_utc(datetime.now(timezone.utc))
+    con.execute("begin transaction")
+    try:
+        _record(con, receipt, run_id, None, now)
+        text = record(con, receipt)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    write_file(receipt.path, text)
+    return Outcome(archived, "rejected", reason=stray.reason, receipt_path=receipt.path)
+
+
+def _archive_link(stray: Stray, archive_dir: Path) -> Stray:
+    target = archive_dir / STRAYS_FOLDER / stray.source / f"{stray.sha256[:16]}-{stray.file_name}"
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.part")
-    shutil.copyfile(delivery.path, partial)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.part")
+    partial.write_bytes(stray.link_text())
     os.chmod(partial, 0o444)
     os.replace(partial, target)
-    return target
+    return stray.archived_as(target, stray.sha256)
 
 
 def _already_recorded(con, delivery: Delivery) -> bool:
@@ -282,10 +375,10 @@ def _same_bytes_in_force(con, feed: Feed, delivery: Delivery) -> str | None:
     return next((found_id for found_id, sha in loaded if sha == delivery.sha256), None)
 
 
-def _hold_repeated_rows(con, feed: Feed) -> list[MalformedRow]:
+def _hold_repeated_rows(con, feed: Feed, delivery: Delivery) -> list[MalformedRow]:
     """A row identical to an earlier one of the same delivery, or (in an incremental feed,
-    from an overlapping extract window) to one already loaded, is held rather than counted
-    twice. Snapshots repeat earlier deliveries' rows by design."""
+    from an overlapping extract window) to one its source already delivered, is held once
+    rather than counted twice. Snapshots repeat earlier deliveries' rows by design."""
     columns = ", ".join(quote_identifier(name) for name in feed.column_names)
     repeated = con.execute(
         f"""
@@ -295,16 +388,19 @@ def _hold_repeated_rows(con, feed: Feed) -> list[MalformedRow]:
         """
     ).fetchall()
     if feed.kind == "incremental":
-        repeated += _rows_already_loaded(con, feed)
-    if repeated:
-        con.execute(f"delete from {INCOMING} where _row_number in (select unnest(?))", [[number for number, _ in repeated]])
+        repeated += _rows_already_loaded(con, feed, delivery.source)
+    first_found = {}
+    for number, earlier in repeated:
+        first_found.setdefault(number, earlier)
+    if first_found:
+        con.execute(f"delete from {INCOMING} where _row_number in (select unnest(?))", [list(first_found)])
     return [
         MalformedRow(number, "", f"repeated_row: identical to {earlier}, already counted")
-        for number, earlier in sorted(set(repeated))
+        for number, earlier in sorted(first_found.items())
     ]
 
 
-def _rows_already_loaded(con, feed: Feed) -> list[tuple[int, str]]:
+def _rows_already_loaded(con, feed: Feed, source: str) -> list[tuple[int, str]]:
     same_key = " and ".join(f"loaded.{quote_identifier(name)} = new.{quote_identifier(name)}" for name in feed.key)
     same_values = "".join(
         f" and loaded.{quote_identifier(name)} is not distinct from new.{quote_identifier(name)}"
@@ -314,9 +410,10 @@ def _rows_already_loaded(con, feed: Feed) -> list[tuple[int, str]]:
         f"""
         select new._row_number, min(loaded._delivery_id || ' row ' || loaded._row_number)
         from {INCOMING} as new
-        join raw.{feed.table} as loaded on {same_key}{same_values}
+        join raw.{feed.table} as loaded on loaded._source = ? and {same_key}{same_values}
         group by new._row_number
-        """
+        """,
+        [source],
     ).fetchall()
 
 
@@ -380,7 +477,7 @@ def _record(con, receipt: Receipt, run_id: str | None, duplicate_of: str | None,
         "insert into audit.delivery_ledger values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             receipt.delivery_id, delivery.source, delivery.side, delivery.cro_id, delivery.feed,
-            delivery.file_name, naive_utc(delivery.extract_at), delivery.sha256, delivery.size_bytes,
+            delivery.file_name, delivery.extract_at and naive_utc(delivery.extract_at), delivery.sha256, delivery.size_bytes,
             receipt.status, receipt.accepted, len(receipt.quarantined), receipt.reason, duplicate_of,
             ", ".join(receipt.extra_columns) or None, str(receipt.archive_path), receipt.contract_version,
             run_id, now,

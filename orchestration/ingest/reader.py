@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 
 import duckdb
@@ -24,6 +25,9 @@ from orchestration.ingest.deliveries import Delivery
 from orchestration.warehouse import scalar
 
 INCOMING = "incoming"
+MAX_LINE_BYTES = 4 * 1024 * 1024  # DuckDB's and Python's limit alike, so both read the same files
+LINE_END = re.compile(rb"\r\n|\r|\n")
+csv.field_size_limit(MAX_LINE_BYTES)  # Python's default, 128 KiB, is below a line DuckDB accepts
 
 
 class DeliveryRejected(Exception):
@@ -78,15 +82,16 @@ def _parse_csv(con, feed: Feed, delivery: Delivery) -> ParsedDelivery:
 
 
 def _read_header(delivery: Delivery) -> list[str]:
-    with delivery.path.open("rb") as handle:
-        first_line = handle.readline()
+    """The first line, whichever line ending the file uses (CR only, from old Mac exports)."""
+    with delivery.content_path.open("rb") as handle:
+        first_line = LINE_END.split(handle.read(MAX_LINE_BYTES), maxsplit=1)[0]
     try:
         text = first_line.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise DeliveryRejected(_not_utf8_reason(error, line=1)) from None
     if not text.strip():
         raise DeliveryRejected("missing_header: the first line is empty; the contract requires a header row")
-    return next(csv.reader([text.rstrip("\r\n")]))
+    return next(csv.reader([text]))
 
 
 def _check_header(feed: Feed, header: list[str]) -> list[str]:
@@ -119,9 +124,9 @@ def _load_csv_with_duckdb(con, feed: Feed, delivery: Delivery, header: list[str]
         from read_csv(?, header = true, auto_detect = false, delim = ',', quote = '"',
                       escape = '"', columns = {columns}, store_rejects = true,
                       rejects_table = 'incoming_rejects', rejects_scan = 'incoming_reject_scans',
-                      max_line_size = 4194304)
+                      max_line_size = {MAX_LINE_BYTES})
         """,
-        [str(delivery.path)],
+        [str(delivery.content_path)],
     )
     rejected = scalar(con, "select count(*) from incoming_rejects")
     con.execute("drop table if exists incoming_rejects; drop table if exists incoming_reject_scans")
@@ -133,11 +138,9 @@ def _load_csv_with_duckdb(con, feed: Feed, delivery: Delivery, header: list[str]
 
 def _load_csv_with_python(con, feed: Feed, delivery: Delivery, header: list[str], extra: list[str]) -> ParsedDelivery:
     text = _decode(delivery)
-    records = csv.reader(io.StringIO(text, newline=""))
-    next(records)  # the header, already checked
+    rows = csv_records(text)[1:]  # after the header, already checked
     good, malformed = [], []
     ends_with_newline = text.endswith(("\n", "\r"))
-    rows = list(records)
     for number, fields in enumerate(rows, start=1):
         reason = _record_problem(fields, len(header), is_last=number == len(rows), ends_with_newline=ends_with_newline)
         if reason:
@@ -152,6 +155,17 @@ def _load_csv_with_python(con, feed: Feed, delivery: Delivery, header: list[str]
     )
     con.unregister("incoming_frame")
     return ParsedDelivery(rows=len(good), malformed=malformed, extra_columns=extra)
+
+
+def csv_records(text: str) -> list[list[str]]:
+    """Every record of a CSV text (a quoted field may span lines)."""
+    try:
+        return list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as error:
+        raise DeliveryRejected(
+            f"unreadable_csv: {error}; a field may hold at most {MAX_LINE_BYTES // (1024 * 1024)} MiB, "
+            "and quotes must be closed; fix the export and resend"
+        ) from None
 
 
 def _record_problem(fields: list[str], expected: int, *, is_last: bool, ends_with_newline: bool) -> str | None:
@@ -175,17 +189,22 @@ def _parse_jsonl(con, feed: Feed, delivery: Delivery) -> ParsedDelivery:
     malformed = [
         MalformedRow(number, line, reason)
         for number, line, reason in con.execute(
-            """
+            f"""
             select _row_number, line,
                    case when not json_valid(line) then 'invalid_json: the line is not valid JSON'
-                        else 'not_an_object: the line is JSON but not an object' end
+                        when json_type(line) <> 'OBJECT' then 'not_an_object: the line is JSON but not an object'
+                        else 'ambiguous_record: the key ' || list_aggregate(
+                                 list_filter(list_distinct(json_keys(line)), lambda k: len(list_filter(json_keys(line), lambda j: j = k)) > 1),
+                                 'string_agg', ', ')
+                             || ' occurs more than once in the line; send each key once' end
             from incoming_lines
             where line is not null and trim(line) <> ''
-              and (not json_valid(line) or json_type(line) <> 'OBJECT')
+              and (not json_valid(line) or json_type(line) <> 'OBJECT' or {_HAS_DUPLICATE_KEY})
             order by _row_number
             """
         ).fetchall()
     ]
+    con.execute("delete from incoming_lines where _row_number in (select unnest(?))", [[row.row_number for row in malformed]])
     keys_seen = {
         key
         for (key,) in con.execute(
@@ -219,18 +238,24 @@ def _parse_jsonl(con, feed: Feed, delivery: Delivery) -> ParsedDelivery:
     return ParsedDelivery(rows=rows, malformed=malformed, extra_columns=sorted(keys_seen - set(feed.column_names)))
 
 
+_HAS_DUPLICATE_KEY = (
+    "case when json_valid(line) and json_type(line) = 'OBJECT' "
+    "then len(json_keys(line)) > len(list_distinct(json_keys(line))) else false end"
+)
+
+
 def _load_lines_with_duckdb(con, delivery: Delivery) -> None:
     # \x01 cannot occur in valid JSON text, so every line arrives whole as one column.
     con.execute("drop table if exists incoming_lines")
     con.execute(
-        """
+        f"""
         create temp table incoming_lines as
         select line, row_number() over () as _row_number
-        from read_csv(?, columns = {'line': 'VARCHAR'}, header = false, auto_detect = false,
+        from read_csv(?, columns = {{'line': 'VARCHAR'}}, header = false, auto_detect = false,
                       delim = '\x01', quote = '', escape = '', new_line = '\\n',
-                      max_line_size = 4194304)
+                      max_line_size = {MAX_LINE_BYTES})
         """,
-        [str(delivery.path)],
+        [str(delivery.content_path)],
     )
 
 
@@ -250,7 +275,7 @@ def _load_lines_with_python(con, delivery: Delivery) -> None:
 
 
 def _decode(delivery: Delivery) -> str:
-    data = delivery.path.read_bytes()
+    data = delivery.content_path.read_bytes()
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:

@@ -18,7 +18,7 @@ import duckdb
 
 from orchestration.gates.validate import GateResult
 from orchestration.ingest.deliveries import Delivery
-from orchestration.ingest.reader import MalformedRow
+from orchestration.ingest.reader import DeliveryRejected, MalformedRow, csv_records
 from orchestration.warehouse import naive_utc
 
 EXAMPLE_ROWS = 5
@@ -27,7 +27,7 @@ RECEIPTS_DDL = """
 create table if not exists audit.delivery_receipts (
     delivery_id varchar primary key,
     source varchar not null,
-    feed varchar not null,
+    feed varchar,
     file_name varchar not null,
     status varchar not null,
     rows_in bigint,
@@ -72,7 +72,7 @@ class Receipt:
             "feed": self.delivery.feed,
             "file_name": self.delivery.file_name,
             "sha256": self.delivery.sha256,
-            "extract_at": self.delivery.extract_at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
+            "extract_at": _iso(self.delivery.extract_at),
             "status": self.status,
             "reason": self.reason,
             "rows": {
@@ -94,6 +94,10 @@ class Receipt:
             "contract_version": self.contract_version,
             "archived_as": str(self.archive_path),
         }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def _reason_counts(rows: list[MalformedRow]) -> list[dict]:
@@ -165,7 +169,12 @@ def restore_file(con: duckdb.DuckDBPyConnection, delivery_id: str) -> None:
 
 
 def count_records(delivery: Delivery, has_header: bool) -> int:
-    """Records in a file the reader did not parse (a duplicate or a rejected one)."""
-    data = delivery.path.read_bytes()
-    lines = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
-    return max(lines - (1 if has_header else 0), 0)
+    """Records in a file the reader did not parse (a duplicate or a rejected one): CSV
+    records (a quoted field may span lines) after the header, or non-blank JSON lines."""
+    text = delivery.content_path.read_bytes().decode("utf-8-sig", errors="replace")
+    if not has_header:
+        return sum(1 for line in text.split("\n") if line.strip())
+    try:
+        return max(len(csv_records(text)) - 1, 0)
+    except DeliveryRejected:  # not CSV at all: its lines are the best count there is
+        return max(len(text.splitlines()) - 1, 0)

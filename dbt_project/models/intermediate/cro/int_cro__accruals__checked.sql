@@ -26,6 +26,7 @@ checked as (
             ('studies.study_id is null', 'unknown_cro_study', 'staged.cro_study_ref'),
             ('rate_codes.cost_bucket_code is null', 'unmapped_rate_code', 'staged.rate_code'),
             ('staged.amount is not null and fx.rate_to_reporting is null', 'no_fx_rate', "staged.currency || ' ' || staged.accrual_month"),
+            (out_of_reporting_range('staged.amount'), 'amount_out_of_range', 'staged.amount'),
         ]) }}
     from staged
     left join studies

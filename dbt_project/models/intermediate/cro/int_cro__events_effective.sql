@@ -1,8 +1,9 @@
 -- depends_on: {{ ref('int_as_of_date') }}
 {#- CRO events as they stand at the as-of date: only versions recorded by then, the
-    latest version of each event id, corrections applied (an event naming another in
-    `supersedes` replaces it; among several corrections of one event the latest recorded
-    wins), VOIDs removed with the event they cancel. Incremental by study, the unit a
+    latest version of each event id, corrections applied (`with_correction_state` in
+    macros/corrections.sql: a correction replaces the event it supersedes, a VOID cancels
+    it, a VOID of a VOID restores it; events in a loop of corrections are held in
+    int_cro__events__unresolved), VOIDs removed. Incremental by study, the unit a
     correction stays within: a build computes again only the studies with an event
     conformed since the last. -#}
 {%- set study = ['cro_id', 'cro_study_ref'] %}
@@ -30,23 +31,8 @@ latest as (
     {{ latest_version('known', ['cro_id', 'event_id'], 'recorded_at') }}
 ),
 
-corrections as (
-    select
-        cro_id,
-        event_id,
-        supersedes_event_id,
-        row_number() over (
-            partition by cro_id, supersedes_event_id
-            order by recorded_at desc, _extract_at desc, _row_number desc
-        ) as correction_rank
-    from latest
-    where supersedes_event_id is not null
-),
-
-superseded as (
-    select cro_id, supersedes_event_id as event_id from corrections
-    union
-    select cro_id, event_id from corrections where correction_rank > 1
+resolved as (
+    {{ with_correction_state('latest') }}
 ),
 
 final as (
@@ -79,11 +65,8 @@ final as (
         latest._row_number,
         latest._built_at,
         {{ as_of_basis() }} as _as_of_basis
-    from latest
-    left join superseded
-        on latest.cro_id = superseded.cro_id
-        and latest.event_id = superseded.event_id
-    where superseded.event_id is null
+    from resolved as latest
+    where latest._correction_state = 'in_force'
         and latest.cro_event_type <> 'VOID'
 )
 

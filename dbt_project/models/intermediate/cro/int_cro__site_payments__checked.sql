@@ -53,6 +53,7 @@ checked as (
             ('mapped.known_site_code is null', 'unknown_site', 'mapped.site_code'),
             ('mapped.cro_visit_code is not null and mapped.visit_code is null', 'unmapped_visit_code', 'mapped.cro_visit_code'),
             ('mapped.amount is not null and fx.rate_to_reporting is null', 'no_fx_rate', "mapped.currency || ' ' || cast(mapped.fx_month_start as " ~ dbt.type_string() ~ ")"),
+            (out_of_reporting_range('mapped.amount'), 'amount_out_of_range', 'mapped.amount'),
         ]) }}
     from mapped
     left join fx

@@ -22,6 +22,7 @@ checked as (
         {{ quarantine_columns([
             ('cost_buckets.cost_bucket_code is null', 'unmapped_cost_bucket', 'staged.sponsor_cost_bucket'),
             ('staged.amount is not null and fx.rate_to_reporting is null', 'no_fx_rate', "staged.currency || ' ' || cast(staged.invoice_date as " ~ dbt.type_string() ~ ")"),
+            (out_of_reporting_range('staged.amount'), 'amount_out_of_range', 'staged.amount'),
             ('known_studies.study_id is null', 'unknown_study', 'staged.study_id'),
         ]) }}
     from staged

@@ -1,5 +1,5 @@
-{#- CRO accruals per study, month and rate code. Audience: CRO only, since
-    `internal_cost` is CRO-internal; sponsor-facing outputs read the amounts without it. -#}
+{#- CRO accruals per study, month and rate code. `internal_cost` is CRO-internal
+    (_core.yml): the publish policy leaves it out of every view but the CRO's own. -#}
 select
     -- ids
     study_id,

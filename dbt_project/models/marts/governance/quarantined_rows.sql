@@ -1,9 +1,10 @@
 {#- Every row held back, with where it came from and why: rows held at ingest (stage
     `ingest`: unreadable, failing the contract gate, or repeating a row already counted;
     `rule` is the first of its reasons) and rows that could not be conformed (stage
-    `conform`, from marts.fct_unconformed_rows). A row held in conform flows on by itself
-    once its cause is fixed (a mapping added, say); one held at ingest comes back in a
-    corrected delivery. -#}
+    `conform`, from marts.fct_unconformed_rows, CRO events whose corrections loop
+    included). A row held in conform flows on by itself once its cause is fixed (a
+    mapping added, say); one held at ingest comes back in a corrected delivery. Everyone
+    reads this table: sensitive delivered values are masked (macros/sensitivity.sql). -#}
 with conform_held as (
     select
         'conform' as stage,
@@ -31,8 +32,8 @@ ingest_held as (
         ledger.extract_at,
         quarantine.row_number,
         {{ dbt.split_part('quarantine.reason', "':'", 1) }} as rule,
-        quarantine.raw_values as offending_value,
-        quarantine.reason
+        {{ mask_held_values('ledger.side', 'quarantine.feed', 'quarantine.raw_values') }} as offending_value,
+        {{ mask_held_reason('ledger.side', 'quarantine.feed', 'quarantine.reason') }} as reason
     from {{ source('audit', 'ingest_quarantine') }} as quarantine
     inner join {{ source('audit', 'delivery_ledger') }} as ledger
         on quarantine.delivery_id = ledger.delivery_id

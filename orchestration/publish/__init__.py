@@ -1,0 +1,2 @@
+"""Governed sharing: one published, read-only view per audience (`policy`), written
+beside the working warehouse and swapped in atomically (`writer`)."""

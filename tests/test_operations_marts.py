@@ -190,8 +190,8 @@ def test_new_marts_declare_their_audiences():
     import yaml
 
     models = yaml.safe_load((PROJECT_ROOT / "dbt_project" / "models" / "marts" / "kpi" / "_operations.yml").read_text())["models"]
-    audiences = {model["name"]: model["config"]["meta"]["audiences"] for model in models}
-    assert audiences == {mart: ["sponsor", "cro"] for mart in NEW_MARTS[:-1]} | {"kpi_data_quality": ["sponsor", "cro", "governance"]}
+    audiences = {model["name"]: model["config"]["meta"]["audience"] for model in models}
+    assert audiences == {mart: ["sponsor", "cro"] for mart in NEW_MARTS[:-1]} | {"kpi_data_quality": ["sponsor", "governance"]}
 
 
 def test_dbt_unit_tests_of_the_state_rules_pass(pipeline):

@@ -7,9 +7,12 @@
     included, a re-delivery counting the records of the file it repeats. Accepted rows:
     rows of loaded deliveries that also passed the conformed layer. Quarantined: rows held
     at ingestion plus rows held in the conformed layer. pct_rows_accepted = accepted /
-    records of the deliveries that were not re-deliveries. -#}
+    records of the deliveries that were not re-deliveries. Files that are no delivery of a
+    feed (strays: an unknown feed, a bad name or folder) have no feed or extract month;
+    they are in the ledger as rejected, not here. -#}
 with ledger as (
     select * from {{ source('audit', 'delivery_ledger') }}
+    where feed is not null and extract_at is not null
 ),
 
 conform_held as (

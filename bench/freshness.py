@@ -51,6 +51,11 @@ query Materializations($assetKey: AssetKeyInput!) {
   }
 }
 """
+RUN_START = """
+query RunStart($runId: ID!) {
+  runOrError(runId: $runId) { ... on Run { startTime } }
+}
+"""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -204,18 +209,26 @@ def wait_for_webserver(url: str, timeout: int) -> None:
     raise SystemExit("dagster dev did not come up in time")
 
 
-def last_materialization(url: str, mart: list[str]) -> str | None:
+def last_materialization(url: str, mart: list[str]) -> tuple[str, str] | None:
+    """(timestamp in ms, run id) of the mart's latest materialization."""
     response = requests.post(url, json={"query": MATERIALIZATIONS, "variables": {"assetKey": {"path": mart}}}, timeout=10)
     found = response.json()["data"]["assetOrError"].get("assetMaterializations") or []
-    return found[0]["timestamp"] if found else None
+    return (found[0]["timestamp"], found[0]["runId"]) if found else None
 
 
-def wait_for_refresh(url: str, mart: list[str], before: str | None, dropped_at: float, timeout: int) -> float | None:
+def run_start(url: str, run_id: str) -> float:
+    response = requests.post(url, json={"query": RUN_START, "variables": {"runId": run_id}}, timeout=10)
+    return response.json()["data"]["runOrError"].get("startTime") or 0.0
+
+
+def wait_for_refresh(url: str, mart: list[str], before, dropped_at: float, timeout: int) -> float | None:
+    """Seconds from the drop to the mart's materialization by a run that started after it
+    (a run already under way when the delivery landed cannot have read it)."""
     deadline = dropped_at + timeout
     while time.time() < deadline:
         latest = last_materialization(url, mart)
-        if latest and latest != before and float(latest) / 1000 > dropped_at:
-            return float(latest) / 1000 - dropped_at
+        if latest and latest != before and run_start(url, latest[1]) > dropped_at:
+            return float(latest[0]) / 1000 - dropped_at
         time.sleep(2)
     return None
 

@@ -36,7 +36,7 @@ from orchestration.ingest.deliveries import Delivery, discover, strays
 from orchestration.ingest.loader import STRAYS_FOLDER
 from orchestration.resources import LandingResource
 
-MINIMUM_INTERVAL_SECONDS = 10
+MINIMUM_INTERVAL_SECONDS = 5
 RETRY_AFTER_SECONDS = 60
 RECEIPT_SUFFIX = ".receipt.json"
 HASH_PREFIX = 16
@@ -169,5 +169,5 @@ automation_sensor = dg.AutomationConditionSensorDefinition(
     "rebuild_after_new_data",
     target=dg.AssetSelection.all(),
     default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=10,
+    minimum_interval_seconds=MINIMUM_INTERVAL_SECONDS,
 )

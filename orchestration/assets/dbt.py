@@ -84,8 +84,13 @@ class CommonGroundTranslator(DagsterDbtTranslator):
 
     def get_automation_condition(self, dbt_resource_props: Mapping[str, Any]) -> dg.AutomationCondition | None:
         # Rebuild as soon as new raw data (or the audit tables, for the governance marts)
-        # has landed and passed its blocking checks.
-        return dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
+        # has landed and passed its blocking checks. A view that reads the ledger live
+        # (meta `reads_ledger_live`: the as-of date) moves by itself: rebuilding it, and all
+        # that depends on it, after every delivery would rebuild the whole project.
+        condition = dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
+        if dbt_resource_props.get("config", {}).get("meta", {}).get("reads_ledger_live"):
+            return condition.ignore(dg.AssetSelection.key_prefixes("audit"))
+        return condition
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "seed":

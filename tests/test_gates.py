@@ -407,3 +407,18 @@ def test_delivered_values_appear_only_escaped_in_the_data_docs(con, landing, arc
     assert "alert(1)" in page
     assert payload not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_delivered_values_appear_only_escaped_in_the_check_metadata():
+    from orchestration.gates.checks import check_results
+    from orchestration.gates.validate import ExpectationOutcome, GateResult
+
+    outcome = ExpectationOutcome(
+        reason="unknown_code", expectation="expect_column_values_to_be_in_set", columns=("FinanceState",), severity="error",
+        success=False, blocks=False, unexpected_count=1, unexpected_percent=9.09, sample=("'<script>alert(1)</script>'",),
+    )
+    gate, _ = check_results([GateResult("raw__cro__visits", "1", 11, (outcome,))], gate="contract_gate")
+
+    table = gate.metadata["results"].value
+    assert "<script>" not in table
+    assert "'&lt;script&gt;alert(1)&lt;/script&gt;'" in table

@@ -16,6 +16,7 @@ built on bad data. On a model built incrementally (it has `_built_at`), the gate
 validates the rows built since it last passed (`audit.gate_watermarks`), not all history.
 """
 
+import html
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 
@@ -123,7 +124,8 @@ def _results_table(outcomes: list[ExpectationOutcome], rows: int) -> str:
     ]
     for outcome in sorted(outcomes, key=lambda o: (not o.blocks, o.success, o.severity != "error")):
         percent = 100 * outcome.unexpected_count / rows if rows else 0.0
-        sample = ", ".join(outcome.sample).replace("|", "\\|")
+        # delivered values, shown as text in the UI's markdown, never as HTML
+        sample = html.escape(", ".join(outcome.sample), quote=False).replace("|", "\\|")
         if outcome.error:
             sample = f"could not be evaluated: {outcome.error}"
         lines.append(

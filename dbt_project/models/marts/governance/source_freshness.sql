@@ -1,10 +1,12 @@
 {#- For each source and feed: the last delivery received (whatever became of it), the
     last one loaded, the deliveries held now, and how old each is. A source silent for
-    longer than the governed window (var source_silence_days) is stale. -#}
+    longer than the governed window (var source_silence_days) is stale. Strays (files that
+    are no delivery of a feed) are in the ledger as rejected, not here. -#}
 {{ config(materialized='table') }}
 
 with ledger as (
     select * from {{ source('audit', 'delivery_ledger') }}
+    where feed is not null
 ),
 
 by_feed as (

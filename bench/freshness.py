@@ -4,7 +4,7 @@ Runs the real thing: `dagster dev` (webserver and daemon) on a copy of the demo 
 the delivery sensors and declarative automation. Two deliveries, one after the other:
 
 - clean: a CRO events delivery with one more subject randomized at an existing site,
-  until `marts/kpi_enrollment_vs_plan` is materialized by a run after the drop;
+  until `marts/kpi_enrollment_vs_plan` is materialized by the delivery run that ingested it;
 - with held rows: a CRO visits delivery of 200 verified critical visits and one row with
   a date in the wrong format (quarantined, the rest flows on), until
   `marts/kpi_verification_timeliness` is.
@@ -53,9 +53,13 @@ query Materializations($assetKey: AssetKeyInput!) {
 """
 RUN_START = """
 query RunStart($runId: ID!) {
-  runOrError(runId: $runId) { ... on Run { startTime } }
+  runOrError(runId: $runId) { ... on Run { startTime tags { key value } } }
 }
 """
+RUNS_IN_FLIGHT = """
+{ runsOrError(filter: {statuses: [QUEUED, NOT_STARTED, STARTING, STARTED, CANCELING]}) { ... on Runs { count } } }
+"""
+DELIVERY_RUN_TAG = "cg/side"  # set by the delivery sensors on the runs they request
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def measure(url: str, mart: list[str], drop, label: str, timeout: int) -> float | None:
+    wait_until_idle(url, timeout)
     before = last_materialization(url, mart)
     dropped_at = drop()
     print(f"Dropped a {label} delivery at {time.strftime('%H:%M:%S', time.localtime(dropped_at))}; waiting for {'/'.join(mart)} ...", flush=True)
@@ -216,18 +221,31 @@ def last_materialization(url: str, mart: list[str]) -> tuple[str, str] | None:
     return (found[0]["timestamp"], found[0]["runId"]) if found else None
 
 
-def run_start(url: str, run_id: str) -> float:
+def wait_until_idle(url: str, timeout: int) -> None:
+    """Until no run is queued or under way, so each figure starts from a quiet instance."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        response = requests.post(url, json={"query": RUNS_IN_FLIGHT}, timeout=10)
+        if response.json()["data"]["runsOrError"]["count"] == 0:
+            return
+        time.sleep(2)
+    raise SystemExit("runs were still under way after the timeout")
+
+
+def started_for_the_drop(url: str, run_id: str, dropped_at: float) -> bool:
+    """A delivery run that started after the drop: it ingests what was pending then,
+    the dropped delivery included (a run already under way cannot have read it)."""
     response = requests.post(url, json={"query": RUN_START, "variables": {"runId": run_id}}, timeout=10)
-    return response.json()["data"]["runOrError"].get("startTime") or 0.0
+    run = response.json()["data"]["runOrError"]
+    return (run.get("startTime") or 0.0) > dropped_at and any(tag["key"] == DELIVERY_RUN_TAG for tag in run.get("tags", []))
 
 
 def wait_for_refresh(url: str, mart: list[str], before, dropped_at: float, timeout: int) -> float | None:
-    """Seconds from the drop to the mart's materialization by a run that started after it
-    (a run already under way when the delivery landed cannot have read it)."""
+    """Seconds from the drop to the mart's materialization by the run that ingested it."""
     deadline = dropped_at + timeout
     while time.time() < deadline:
         latest = last_materialization(url, mart)
-        if latest and latest != before and run_start(url, latest[1]) > dropped_at:
+        if latest and latest != before and started_for_the_drop(url, latest[1], dropped_at):
             return float(latest[0]) / 1000 - dropped_at
         time.sleep(2)
     return None

@@ -2,8 +2,13 @@
 
 One sensor per side of the contract watches every source folder of that side
 (`sponsor/`, every `cro-<id>/`), so a new CRO is picked up without new code. On each tick
-it compares the landing folders with what the ledger holds, and requests one ingestion
-run for the feeds of that side with deliveries still pending.
+it compares the landing folders with what the ledger holds, and requests one run for the
+feeds of that side with deliveries still pending: their ingestion and, in the same run,
+everything built from them (staging to the marts and the published views), so a delivery
+reaches its marts without waiting for another run to be evaluated and started. Each
+step still waits for the blocking checks of what it reads. The graph is walked as
+automation would rebuild it: not from the ledger into the views that read it live (the
+as-of date), which would rebuild every mart after any delivery.
 
 What the ledger holds is read from the receipts beside the archive
 (`<archive>/<source>/<sha256[:16]>-<file>.receipt.json`): a receipt file is written only
@@ -30,6 +35,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from orchestration.assets.dbt import READS_LEDGER_LIVE_TAG
 from orchestration.assets.raw import raw_asset_key
 from orchestration.contract import SIDES, load_contract
 from orchestration.ingest.deliveries import Delivery, discover, strays
@@ -123,16 +129,34 @@ def _wait_reason(instance: dg.DagsterInstance, side: str, digest: str) -> str | 
     return None
 
 
+def built_from(asset_graph, keys: list[dg.AssetKey]) -> list[dg.AssetKey]:
+    """The assets downstream of `keys`, themselves included, that automation would rebuild."""
+    selected, frontier = set(keys), list(keys)
+    while frontier:
+        parent = frontier.pop()
+        for child in asset_graph.get(parent).child_keys:
+            if child not in selected and _rebuilt_after(parent, asset_graph.get(child)):
+                selected.add(child)
+                frontier.append(child)
+    return sorted(selected, key=lambda key: key.to_user_string())
+
+
+def _rebuilt_after(parent: dg.AssetKey, child) -> bool:
+    if not child.is_materializable:
+        return False
+    return not (parent.path[0] == "audit" and READS_LEDGER_LIVE_TAG in child.tags)
+
+
 def build_delivery_sensor(side: str) -> dg.SensorDefinition:
     feeds = load_contract().feeds_of(side)
 
     @dg.sensor(
         name=f"{side}_deliveries",
         description=(
-            f"Starts ingestion when {side} deliveries are pending (in a landing folder, not in the ledger): "
-            "one run for all of them, tried again until each is recorded."
+            f"Starts a run when {side} deliveries are pending (in a landing folder, not in the ledger): "
+            "their ingestion and everything built from them, tried again until each is recorded."
         ),
-        asset_selection=[raw_asset_key(feed) for feed in feeds],
+        asset_selection=dg.AssetSelection.assets(*[raw_asset_key(feed) for feed in feeds]).downstream(),
         minimum_interval_seconds=MINIMUM_INTERVAL_SECONDS,
         default_status=dg.DefaultSensorStatus.RUNNING,
     )
@@ -147,10 +171,11 @@ def build_delivery_sensor(side: str) -> dg.SensorDefinition:
             return dg.SkipReason(f"{len(pending)} {side} deliveries and {len(stray)} strays pending; waiting: {waiting}")
         attempt = len(context.instance.get_run_records(dg.RunsFilter(tags={"cg/pending": digest})))
         feeds_pending = sorted({d.feed for d in pending})
-        selected = [raw_asset_key(feed) for feed in feeds if feed.name in feeds_pending]
+        ingesting = [raw_asset_key(feed) for feed in feeds if feed.name in feeds_pending]
         return dg.RunRequest(
             run_key=f"{side}@{digest}#{attempt + 1}",
-            asset_selection=selected or [raw_asset_key(feeds[0])],  # strays alone: any ingestion records them
+            # strays alone: any ingestion records them, and nothing downstream changes
+            asset_selection=built_from(context.repository_def.asset_graph, ingesting) if ingesting else [raw_asset_key(feeds[0])],
             tags={
                 "cg/side": side, "cg/pending": digest, "cg/attempt": str(attempt + 1),
                 "deliveries": str(len(pending)), "strays": str(len(stray)), "feeds": ",".join(feeds_pending),

@@ -155,3 +155,27 @@ def test_a_stray_dropped_alone_starts_a_run_that_records_it(instance, landing):
     assert request.asset_selection == [dg.AssetKey(["raw", "sponsor__studies"])]
     assert tick(instance, landing).run_requests == []  # the CRO sensor leaves strays to the sponsor's
     assert after.run_requests == []
+
+
+def test_a_run_requested_for_a_delivery_builds_all_that_automation_would_rebuild_after_it(instance, landing):
+    from orchestration.assets.audit import audit_tables
+    from orchestration.assets.dbt import dbt_asset_definitions
+    from orchestration.assets.publish import publish_assets
+
+    write_delivery(landing, "cro-acme", "sites__20260105T030000Z.csv", SITES)
+    sensor = build_delivery_sensor("cro")
+    resources = build_resources(settings_for(landing.parent, landing))
+    context = dg.build_sensor_context(
+        instance=instance, resources=resources,
+        definitions=dg.Definitions(
+            assets=[*raw_assets, audit_tables, *dbt_asset_definitions, *publish_assets], sensors=[sensor], resources=resources,
+        ),
+    )
+
+    (request,) = sensor.evaluate_tick(context).run_requests
+    selected = {key.to_user_string() for key in request.asset_selection}
+
+    assert {"raw/cro__sites", "staging/stg_cro__sites", "marts/dim_site", "marts/kpi_site_readiness",
+            "audit/delivery_ledger", "conform/int_mappings__country_names", "marts/held_deliveries", "published/sponsor"} <= selected
+    # not another feed's ingestion, nor the as-of view that reads the ledger live
+    assert not selected & {"raw/cro__visits", "staging/stg_cro__visits", "conform/int_as_of_date"}

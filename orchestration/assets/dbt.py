@@ -72,6 +72,15 @@ MANIFEST = prepare_manifest(dbt_project, DBT_ENV)
 LAYER_GROUPS = {"staging": "staging", "intermediate": "conform", "marts": "marts"}
 
 
+# Tags the models that read the ledger live, so the delivery sensors walk the graph the
+# way automation does (orchestration/sensors.py).
+READS_LEDGER_LIVE_TAG = "cg/reads_ledger_live"
+
+
+def _reads_ledger_live(dbt_resource_props: Mapping[str, Any]) -> bool:
+    return bool(dbt_resource_props.get("config", {}).get("meta", {}).get("reads_ledger_live"))
+
+
 class CommonGroundTranslator(DagsterDbtTranslator):
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
@@ -88,9 +97,13 @@ class CommonGroundTranslator(DagsterDbtTranslator):
         # (meta `reads_ledger_live`: the as-of date) moves by itself: rebuilding it, and all
         # that depends on it, after every delivery would rebuild the whole project.
         condition = dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
-        if dbt_resource_props.get("config", {}).get("meta", {}).get("reads_ledger_live"):
+        if _reads_ledger_live(dbt_resource_props):
             return condition.ignore(dg.AssetSelection.key_prefixes("audit"))
         return condition
+
+    def get_tags(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, str]:
+        tags = super().get_tags(dbt_resource_props)
+        return {**tags, READS_LEDGER_LIVE_TAG: "true"} if _reads_ledger_live(dbt_resource_props) else tags
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "seed":

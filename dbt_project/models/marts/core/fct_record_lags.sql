@@ -2,8 +2,29 @@
     `recorded_at` minus the date of `at` for events, the date of `UpdatedAt` minus
     `VisitDate` for visits; one row per delivery and lag with the number of records, so
     that the table stays small on a large portfolio (kpi_data_quality takes the median
-    from the counts). -#}
-with events as (
+    from the counts).
+
+    Incremental by delivery: a build counts again only the deliveries with a record
+    conformed since the last (the pre-hook forgets their counts first, so a delivery none
+    of whose records is accepted any longer is gone). -#}
+{{ config(
+    materialized='incremental',
+    unique_key=['feed', 'delivery_id'],
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ forget_recounted_deliveries() }}",
+) }}
+
+{%- set counting_again = is_incremental() and has_column(this, '_built_at') %}
+
+with
+{%- if counting_again %}
+recounted as (
+    {{ deliveries_conformed_since_last_build() }}
+),
+{%- endif %}
+
+events as (
     select
         _source as source,
         'events' as feed,
@@ -12,6 +33,9 @@ with events as (
         cast({{ days_between('occurred_local_date', 'recorded_local_date') }} as integer) as days_late
     from {{ ref('int_cro__events__checked') }}
     where _quarantine_rule is null
+        {%- if counting_again %}
+        and _delivery_id in (select delivery_id from recounted)
+        {%- endif %}
 ),
 
 visits as (
@@ -23,6 +47,9 @@ visits as (
         cast({{ days_between('visit_date', 'cast(updated_at as date)') }} as integer) as days_late
     from {{ ref('int_cro__visits__checked') }}
     where _quarantine_rule is null
+        {%- if counting_again %}
+        and _delivery_id in (select delivery_id from recounted)
+        {%- endif %}
 ),
 
 unioned as (
@@ -38,7 +65,8 @@ final as (
         delivery_id,
         extract_at,
         days_late,
-        cast(count(*) as bigint) as records
+        cast(count(*) as bigint) as records,
+        {{ build_time() }} as _built_at
     from unioned
     group by source, feed, delivery_id, extract_at, days_late
 )

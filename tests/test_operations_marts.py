@@ -207,7 +207,7 @@ def test_dbt_unit_tests_of_the_state_rules_pass(pipeline):
     assert len(passed) == UNIT_TESTS, result.stdout[-4000:]
 
 
-UNIT_TESTS = 6  # dbt_project/models/marts/{core,kpi}/_operations_unit_tests.yml
+UNIT_TESTS = 9  # every `unit_tests:` file under dbt_project/models/
 
 
 def test_the_demo_summary_shows_readiness_and_risk_per_study(warehouse):

@@ -1,0 +1,72 @@
+"""One audience's published view, read-only, always its current build.
+
+The publish writer swaps a new build in by replacing `<publish dir>/<audience>.duckdb`
+(a hard link to the build's database) with an atomic rename. A connection keeps the
+build it opened; so the view checks the file's inode before each query and opens the
+new build when it changed. Nothing here can open another audience's file or the
+working warehouse."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+AUDIENCE_PATTERN = re.compile(r"^(sponsor|governance|cro-[a-z0-9_]+)$")
+
+
+def default_publish_dir() -> Path:
+    path = Path(os.environ.get("CG_PUBLISH_DIR") or "data/published")
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+@dataclass(frozen=True)
+class BuildRecord:
+    audience: str
+    build_id: str
+    built_at: datetime
+    as_of_date: date | None
+
+
+class PublishedView:
+    def __init__(self, publish_dir: Path, audience: str):
+        if not AUDIENCE_PATTERN.match(audience):
+            raise ValueError(f"audience {audience!r} is not sponsor, governance or cro-<id>")
+        self.audience = audience
+        self.path = publish_dir / f"{audience}.duckdb"
+        if not self.path.exists():
+            raise FileNotFoundError(
+                f"no published view for {audience} at {self.path}: run `make demo` (or the publish assets) first, "
+                "or point --publish-dir / CG_PUBLISH_DIR at the folder holding it"
+            )
+        self._lock = threading.Lock()
+        self._inode: int | None = None
+        self._con: duckdb.DuckDBPyConnection | None = None
+
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        inode = self.path.stat().st_ino
+        with self._lock:
+            if inode != self._inode:  # a new build: the old connection closes when no query holds it
+                self._con = duckdb.connect(str(self.path), read_only=True)
+                self._inode = inode
+            return self._con
+
+    def query(self, sql: str, parameters: list | None = None) -> pd.DataFrame:
+        # through Arrow, so dates stay dates (not midnight timestamps) and money stays Decimal
+        with self._connection().cursor() as cursor:
+            return cursor.sql(sql, params=parameters or None).to_arrow_table().to_pandas()
+
+    def build(self) -> BuildRecord:
+        with self._connection().cursor() as cursor:
+            row = cursor.execute("select audience, build_id, built_at, as_of_date from _published limit 1").fetchone()
+        return BuildRecord(*row)
+
+    def columns(self, table: str) -> set[str]:
+        return set(self.query("select column_name from information_schema.columns where table_name = ?", [table])["column_name"])

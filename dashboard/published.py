@@ -1,10 +1,13 @@
 """One audience's published view, read-only, always its current build.
 
-The publish writer swaps a new build in by replacing `<publish dir>/<audience>.duckdb`
-(a hard link to the build's database) with an atomic rename. A connection keeps the
-build it opened; so the view checks the file's inode before each query and opens the
-new build when it changed. Nothing here can open another audience's file or the
-working warehouse."""
+The publish writer swaps a new build in by replacing `<publish dir>/<audience>` (a
+symlink to the build's folder, `builds/<audience>/<build id>/`) and
+`<publish dir>/<audience>.duckdb` (a hard link to that folder's database), each with an
+atomic rename. A connection keeps the build it opened; so before each query the view
+resolves the symlink and, when it names a new build, opens that build's database. (It
+opens the build's own path rather than the hard link: DuckDB hands a process that opens
+a path it already has open the database it opened there before, the old build.)
+Nothing here can open another audience's file or the working warehouse."""
 
 from __future__ import annotations
 
@@ -40,22 +43,22 @@ class PublishedView:
         if not AUDIENCE_PATTERN.match(audience):
             raise ValueError(f"audience {audience!r} is not sponsor, governance or cro-<id>")
         self.audience = audience
-        self.path = publish_dir / f"{audience}.duckdb"
-        if not self.path.exists():
+        self.pointer = publish_dir / audience
+        if not (self.pointer / f"{audience}.duckdb").exists():
             raise FileNotFoundError(
-                f"no published view for {audience} at {self.path}: run `make demo` (or the publish assets) first, "
+                f"no published view for {audience} at {self.pointer}: run `make demo` (or the publish assets) first, "
                 "or point --publish-dir / CG_PUBLISH_DIR at the folder holding it"
             )
         self._lock = threading.Lock()
-        self._inode: int | None = None
+        self._build_folder: Path | None = None
         self._con: duckdb.DuckDBPyConnection | None = None
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
-        inode = self.path.stat().st_ino
+        build_folder = self.pointer.resolve()
         with self._lock:
-            if inode != self._inode:  # a new build: the old connection closes when no query holds it
-                self._con = duckdb.connect(str(self.path), read_only=True)
-                self._inode = inode
+            if build_folder != self._build_folder:  # a new build: the old connection closes when no query holds it
+                self._con = duckdb.connect(str(build_folder / f"{self.audience}.duckdb"), read_only=True)
+                self._build_folder = build_folder
             return self._con
 
     def query(self, sql: str, parameters: list | None = None) -> pd.DataFrame:
@@ -67,6 +70,9 @@ class PublishedView:
         with self._connection().cursor() as cursor:
             row = cursor.execute("select audience, build_id, built_at, as_of_date from _published limit 1").fetchone()
         return BuildRecord(*row)
+
+    def has_table(self, table: str) -> bool:
+        return not self.query("select 1 from information_schema.tables where table_name = ?", [table]).empty
 
     def columns(self, table: str) -> set[str]:
         return set(self.query("select column_name from information_schema.columns where table_name = ?", [table])["column_name"])

@@ -14,6 +14,17 @@ import pandas as pd
 from dashboard.published import PublishedView
 
 OVERDUE_BUCKETS = "unpaid_31_60 + unpaid_61_90 + unpaid_over_90"  # payable, unpaid for more than 30 days
+# the worst share of rows accepted among a study's senders (the sponsor and its CRO)
+QUALITY = """
+    select study.study_id, min(sender.accepted_share) as worst_sender_accepted
+    from dim_study as study
+    inner join (
+        select source, sum(rows_accepted) / nullif(sum(rows_accepted + rows_quarantined), 0) as accepted_share
+        from kpi_data_quality group by source
+    ) as sender on sender.source in ('sponsor', 'cro-' || study.cro_id)
+    group by study.study_id
+"""
+NO_QUALITY = "select study_id, null::double as worst_sender_accepted from dim_study"  # a CRO's view has no kpi_data_quality
 
 
 @dataclass(frozen=True)
@@ -93,15 +104,7 @@ def portfolio(view: PublishedView, filters: Filters) -> pd.DataFrame:
             select study_id, count(*) filter (where is_open and severity in ('HIGH', 'CRITICAL')) as high_risks_open
             from kpi_risks where {both} group by study_id
         ),
-        quality as (
-            select study.study_id, min(sender.accepted_share) as worst_sender_accepted
-            from dim_study as study
-            inner join (
-                select source, sum(rows_accepted) / nullif(sum(rows_accepted + rows_quarantined), 0) as accepted_share
-                from kpi_data_quality group by source
-            ) as sender on sender.source in ('sponsor', 'cro-' || study.cro_id)
-            group by study.study_id
-        ),
+        quality as ({QUALITY if view.has_table("kpi_data_quality") else NO_QUALITY}),
         disagreements as (
             select study_id, count(*) filter (where status <> 'MATCH') as disagreements
             from rpt_milestone_discrepancies where {country} group by study_id

@@ -49,16 +49,17 @@ def plant_canaries(landing: Path) -> dict[str, list[str]]:
     return planted
 
 
-def build_published(root: Path) -> tuple[Path, dict[str, list[str]]]:
+def build_published(root: Path):
+    """The pipeline's settings (its publish folder holds the views) and the canaries planted."""
     landing = root / "landing"
     write_landing(landing)
     planted = plant_canaries(landing)
     settings = settings_for(root, landing, as_of=AS_OF)
     result = run_pipeline(settings)
     assert result.success
-    return settings.publish_dir, planted
+    return settings, planted
 
 
 if __name__ == "__main__":
-    publish_dir, _ = build_published(Path(sys.argv[1]))
-    print(publish_dir)
+    settings, _ = build_published(Path(sys.argv[1]))
+    print(settings.publish_dir)

@@ -101,7 +101,7 @@ def measure(url: str) -> dict[str, list[float]]:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
         for _ in range(REPEATS):
             page = browser.new_context(viewport={"width": 1600, "height": 1000}).new_page()
-            figures["portfolio page"].append(timed(lambda: page.goto(f"{url}/portfolio"), page))
+            figures["portfolio page"].append(timed(lambda: page.goto(f"{url}/"), page))
             figures["study page"].append(timed(lambda: page.get_by_test_id("stSidebarNav").get_by_text("Study").click(), page))
             selectbox = page.get_by_test_id("stSelectbox").filter(has_text="Study").locator("input")
             selectbox.click()

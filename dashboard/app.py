@@ -9,7 +9,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard import pages
-from dashboard.published import PublishedView, default_publish_dir
+from dashboard.published import PublishedBuild, PublishedView, default_publish_dir
 from dashboard.queries import Filters, countries, studies
 
 ALL_COUNTRIES = "All countries"
@@ -20,7 +20,7 @@ def published_view(publish_dir: str, audience: str) -> PublishedView:
     return PublishedView(Path(publish_dir), audience)
 
 
-def header(view: PublishedView) -> None:
+def header(view: PublishedBuild) -> None:
     build = view.build()
     st.markdown(
         f"**{build.audience}** · data as of **{build.as_of_date or 'unknown'}** · "
@@ -28,7 +28,7 @@ def header(view: PublishedView) -> None:
     )
 
 
-def study_filters(view: PublishedView) -> Filters:
+def study_filters(view: PublishedBuild) -> Filters:
     default_perspective = "cro" if view.audience.startswith("cro-") else "sponsor"
     study_ids = list(studies(view)["study_id"])
     with st.sidebar:
@@ -44,7 +44,14 @@ def study_filters(view: PublishedView) -> Filters:
 
 def main() -> None:
     st.set_page_config(page_title="Common Ground study dashboards", layout="wide")
-    view = published_view(str(default_publish_dir()), os.environ["CG_DASHBOARD_AUDIENCE"])
+    view = published_view(str(default_publish_dir()), os.environ["CG_DASHBOARD_AUDIENCE"]).current()
+    try:
+        show(view)
+    finally:
+        view.close()
+
+
+def show(view: PublishedBuild) -> None:
     if view.audience == "governance":
         navigation = st.navigation([
             st.Page(lambda: pages.governance(view), title="Data quality & governance", url_path="data-quality", default=True),

@@ -11,11 +11,14 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import queries
-from dashboard.published import PublishedView
+from dashboard.published import PublishedBuild
 from dashboard.queries import Filters
 from dashboard.status import light
 
 CURRENCY = (os.environ.get("CG_REPORTING_CURRENCY") or "USD").strip().upper()  # as the pipeline that built the view
+# rows of a table drawn on the page (a large study has hundreds of sites and milestones);
+# its CSV always holds them all
+ROWS_SHOWN = 100
 
 
 # Formatting ---------------------------------------------------------------------------
@@ -29,8 +32,8 @@ def percent(value) -> str:
     return "n/a" if value is None or pd.isna(value) else f"{float(value):.1%}"
 
 
-def money(value) -> str:
-    return f"{float(value):,.2f} {CURRENCY}"
+def fmt_count(value) -> str:
+    return "0" if pd.isna(value) else f"{int(value)}"
 
 
 def show_table(title: str, frame: pd.DataFrame, key: str, caption: str | None = None, highlight: str | None = None) -> None:
@@ -42,7 +45,9 @@ def show_table(title: str, frame: pd.DataFrame, key: str, caption: str | None = 
     if frame.empty:
         st.info("Nothing to show for these filters.")
     else:
-        shown = frame.style.format(precision=2, na_rep="").hide(axis="index")
+        if len(frame) > ROWS_SHOWN:
+            st.caption(f"The first {ROWS_SHOWN} of {len(frame):,} rows; the CSV holds them all.")
+        shown = frame.head(ROWS_SHOWN).style.format(precision=2, na_rep="").hide(axis="index")
         if highlight:
             shown = shown.apply(lambda row: ["background-color: #fde2b3" if row[highlight] else "" for _ in row], axis=1)
         st.table(shown)
@@ -91,11 +96,7 @@ def portfolio_table(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def fmt_count(value) -> str:
-    return "0" if pd.isna(value) else f"{int(value)}"
-
-
-def portfolio(view: PublishedView, filters: Filters) -> None:
+def portfolio(view: PublishedBuild, filters: Filters) -> None:
     st.title("Portfolio")
     st.caption(
         f"Every study, {filters.perspective} perspective where a KPI exists in both views"
@@ -109,7 +110,7 @@ def portfolio(view: PublishedView, filters: Filters) -> None:
 # Study --------------------------------------------------------------------------------
 
 
-def headline(view: PublishedView, filters: Filters) -> None:
+def headline(view: PublishedBuild, filters: Filters) -> None:
     frame = queries.portfolio(view, Filters(perspective=filters.perspective, country_code=filters.country_code))
     row = frame[frame["study_id"] == filters.study_id].iloc[0]
     metrics = [
@@ -128,7 +129,10 @@ def headline(view: PublishedView, filters: Filters) -> None:
             column.metric(label, value)
 
 
-def study(view: PublishedView, filters: Filters) -> None:
+def study(view: PublishedBuild, filters: Filters) -> None:
+    if filters.study_id is None:
+        st.info("This view holds no study yet.")
+        return
     st.title(f"Study {filters.study_id}")
     st.caption(
         f"{filters.country_code or 'All countries'} · {filters.perspective} perspective for the KPIs that exist in both "
@@ -149,10 +153,11 @@ def study(view: PublishedView, filters: Filters) -> None:
         "lpi_date", "db_lock_date", "tmf_recon_date", "fin_recon_date", "closeout_state"], Filters(filters.perspective, filters.study_id)),
         "closeout", highlight="views_differ")
     show_table("Milestone discrepancies", queries.table(view, "rpt_milestone_discrepancies", filters,
-               order_by="milestone, country_code nulls first, site_code nulls first"), "milestone_discrepancies")
+               order_by="status = 'MATCH', milestone, country_code nulls first, site_code nulls first"), "milestone_discrepancies",
+               caption="Disagreements first")
 
 
-def readiness(view: PublishedView, filters: Filters) -> None:
+def readiness(view: PublishedBuild, filters: Filters) -> None:
     show_table("Country readiness, both views", queries.both_views(
         view, "kpi_country_readiness", ["study_id", "country_code"],
         ["pack_state", "approval_date", "country_ready_date", "sites_planned", "sites_ready"], filters,
@@ -163,7 +168,7 @@ def readiness(view: PublishedView, filters: Filters) -> None:
     ), "site_readiness", highlight="views_differ")
 
 
-def enrollment(view: PublishedView, filters: Filters) -> None:
+def enrollment(view: PublishedBuild, filters: Filters) -> None:
     frame = queries.enrollment(view, filters)
     if not frame.empty:
         long = frame.melt(
@@ -175,7 +180,7 @@ def enrollment(view: PublishedView, filters: Filters) -> None:
     show_table("Enrollment vs plan", frame, "enrollment_vs_plan")
 
 
-def finance(view: PublishedView, filters: Filters) -> None:
+def finance(view: PublishedBuild, filters: Filters) -> None:
     burn = queries.table(view, "kpi_budget_burn", filters, country=False, order_by="month")
     if not burn.empty:
         long = burn.melt(id_vars=["month"], value_vars=["actual_cum", "budget_amount", "latest_forecast_total"],
@@ -202,7 +207,7 @@ def finance(view: PublishedView, filters: Filters) -> None:
 # Data quality & governance ------------------------------------------------------------
 
 
-def governance(view: PublishedView) -> None:
+def governance(view: PublishedBuild) -> None:
     st.title("Data quality & governance")
     with st.sidebar:
         st.header("Filters")

@@ -53,22 +53,33 @@ class PublishedView:
         self._build_folder: Path | None = None
         self._con: duckdb.DuckDBPyConnection | None = None
 
-    def _connection(self) -> duckdb.DuckDBPyConnection:
+    def current(self) -> "PublishedBuild":
+        """The current build, for one page view: every query of it reads that build, even
+        if the pipeline publishes the next one meanwhile."""
         build_folder = self.pointer.resolve()
         with self._lock:
-            if build_folder != self._build_folder:  # a new build: the old connection closes when no query holds it
+            if build_folder != self._build_folder:  # a new build: the old connection closes when no page holds it
                 self._con = duckdb.connect(str(build_folder / f"{self.audience}.duckdb"), read_only=True)
                 self._build_folder = build_folder
-            return self._con
+            return PublishedBuild(self.audience, self._con.cursor())
+
+
+class PublishedBuild:
+    """One build of an audience's view, through a cursor of its own (one per page view)."""
+
+    def __init__(self, audience: str, cursor: duckdb.DuckDBPyConnection):
+        self.audience = audience
+        self._cursor = cursor
+
+    def close(self) -> None:
+        self._cursor.close()
 
     def query(self, sql: str, parameters: list | None = None) -> pd.DataFrame:
         # through Arrow, so dates stay dates (not midnight timestamps) and money stays Decimal
-        with self._connection().cursor() as cursor:
-            return cursor.sql(sql, params=parameters or None).to_arrow_table().to_pandas()
+        return self._cursor.sql(sql, params=parameters or None).to_arrow_table().to_pandas()
 
     def build(self) -> BuildRecord:
-        with self._connection().cursor() as cursor:
-            row = cursor.execute("select audience, build_id, built_at, as_of_date from _published limit 1").fetchone()
+        (row,) = self._cursor.sql("select audience, build_id, built_at, as_of_date from _published limit 1").fetchall()
         return BuildRecord(*row)
 
     def has_table(self, table: str) -> bool:

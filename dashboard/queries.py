@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from dashboard.published import PublishedView
+from dashboard.published import PublishedBuild
 
 OVERDUE_BUCKETS = "unpaid_31_60 + unpaid_61_90 + unpaid_over_90"  # payable, unpaid for more than 30 days
 # the worst share of rows accepted among a study's senders (the sponsor and its CRO)
@@ -47,17 +47,17 @@ class Filters:
         return " and ".join(clauses), parameters
 
 
-def studies(view: PublishedView) -> pd.DataFrame:
+def studies(view: PublishedBuild) -> pd.DataFrame:
     return view.query("select study_id, cro_id, therapeutic_area, phase, study_status from dim_study order by study_id")
 
 
-def countries(view: PublishedView, study_id: str | None) -> list[str]:
+def countries(view: PublishedBuild, study_id: str | None) -> list[str]:
     where = "where study_id = ?" if study_id else ""
     frame = view.query(f"select distinct country_code from fct_country_plan {where} order by 1", [study_id] if study_id else [])
     return list(frame["country_code"])
 
 
-def portfolio(view: PublishedView, filters: Filters) -> pd.DataFrame:
+def portfolio(view: PublishedBuild, filters: Filters) -> pd.DataFrame:
     """One row per study: the raw figures behind each traffic light."""
     country, country_parameters = filters.where(study=False)
     both, both_parameters = filters.where(study=False, perspective=True)
@@ -139,13 +139,13 @@ def portfolio(view: PublishedView, filters: Filters) -> pd.DataFrame:
     return view.query(sql, parameters)
 
 
-def table(view: PublishedView, name: str, filters: Filters, *, country: bool = True, perspective: bool = False,
+def table(view: PublishedBuild, name: str, filters: Filters, *, country: bool = True, perspective: bool = False,
           order_by: str = "1") -> pd.DataFrame:
     where, parameters = filters.where(country=country, perspective=perspective)
     return view.query(f"select * from {name} where {where} order by {order_by}", parameters)
 
 
-def both_views(view: PublishedView, name: str, keys: list[str], compared: list[str], filters: Filters) -> pd.DataFrame:
+def both_views(view: PublishedBuild, name: str, keys: list[str], compared: list[str], filters: Filters) -> pd.DataFrame:
     """The sponsor's and the CRO's row side by side, one row per key, with `views_differ`."""
     where, parameters = filters.where()
     on = " and ".join(f"sponsor.{key} is not distinct from cro.{key}" for key in keys)
@@ -162,11 +162,11 @@ def both_views(view: PublishedView, name: str, keys: list[str], compared: list[s
     return view.query(sql, [*parameters, *parameters])
 
 
-def enrollment(view: PublishedView, filters: Filters) -> pd.DataFrame:
+def enrollment(view: PublishedBuild, filters: Filters) -> pd.DataFrame:
     return table(view, "kpi_enrollment_vs_plan", filters, order_by="country_code, month")
 
 
-def accruals(view: PublishedView, filters: Filters) -> pd.DataFrame:
+def accruals(view: PublishedBuild, filters: Filters) -> pd.DataFrame:
     """Accrued amounts by month and cost bucket; the CRO's own internal cost where its
     view has that column (the sponsor's has not: the publish policy leaves it out)."""
     internal = ", sum(internal_cost) as internal_cost" if "internal_cost" in view.columns("fct_accruals") else ""
@@ -178,12 +178,12 @@ def accruals(view: PublishedView, filters: Filters) -> pd.DataFrame:
     )
 
 
-def data_quality(view: PublishedView, source: str | None) -> pd.DataFrame:
+def data_quality(view: PublishedBuild, source: str | None) -> pd.DataFrame:
     where, parameters = ("where source = ?", [source]) if source else ("", [])
     return view.query(f"select * from kpi_data_quality {where} order by source, feed, month", parameters)
 
 
-def quarantined_by_reason(view: PublishedView, source: str | None) -> pd.DataFrame:
+def quarantined_by_reason(view: PublishedBuild, source: str | None) -> pd.DataFrame:
     where, parameters = ("where source = ?", [source]) if source else ("", [])
     return view.query(
         f"select strftime(extract_at, '%Y-%m') as month, source, feed, stage, rule, count(*) as rows_held "
@@ -192,10 +192,10 @@ def quarantined_by_reason(view: PublishedView, source: str | None) -> pd.DataFra
     )
 
 
-def governance_table(view: PublishedView, name: str, source: str | None) -> pd.DataFrame:
+def governance_table(view: PublishedBuild, name: str, source: str | None) -> pd.DataFrame:
     where, parameters = ("where source = ?", [source]) if source else ("", [])
     return view.query(f"select * from {name} {where} order by all", parameters)
 
 
-def senders(view: PublishedView) -> list[str]:
+def senders(view: PublishedBuild) -> list[str]:
     return list(view.query("select distinct source from kpi_data_quality order by 1")["source"])

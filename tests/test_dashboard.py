@@ -15,14 +15,12 @@ import time
 import urllib.request
 from pathlib import Path
 
-import pytest
-
 import dagster as dg
+import pytest
+from playwright.sync_api import expect, sync_playwright
 
 from conftest import PROJECT_ROOT, run_pipeline
 from dashboard_fixture import build_published
-
-playwright_sync = pytest.importorskip("playwright.sync_api")
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
@@ -84,7 +82,7 @@ def servers(published):
 def browser():
     if not CHROMIUM.exists():
         pytest.fail("no /usr/bin/chromium: run `make test`, which installs the Debian chromium package")
-    with playwright_sync.sync_playwright() as playwright:
+    with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
         yield chromium
         chromium.close()
@@ -103,13 +101,13 @@ def wait_for_run(page) -> None:
     page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']", state="attached", timeout=30_000)
     page.wait_for_timeout(200)
     page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", state="attached", timeout=30_000)
-    playwright_sync.expect(page.get_by_test_id("stSkeleton")).to_have_count(0, timeout=30_000)
+    expect(page.get_by_test_id("stSkeleton")).to_have_count(0, timeout=30_000)
 
 
 def open_page(page, url: str, path: str) -> None:
     page.goto(f"{url}/{path}")
     # the header every page starts with: the script has run at least that far
-    playwright_sync.expect(page.get_by_test_id("stMain")).to_contain_text("data as of", timeout=60_000)
+    expect(page.get_by_test_id("stMain")).to_contain_text("data as of", timeout=60_000)
     wait_for_run(page)
 
 
@@ -142,7 +140,7 @@ def screenshot(page, path: Path) -> None:
     height = page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
     page.set_viewport_size({"width": 1600, "height": height})
     page.wait_for_timeout(1000)  # the charts draw again at the new size
-    playwright_sync.expect(page.get_by_test_id("stSkeleton")).to_have_count(0, timeout=30_000)
+    expect(page.get_by_test_id("stSkeleton")).to_have_count(0, timeout=30_000)
     path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=path)
 
@@ -183,6 +181,20 @@ def test_the_study_page_shows_the_hand_worked_figures_of_a_study_and_a_country(s
     }
     # the enrollment table of France: May 1 planned, 2 randomized; June 3 planned, 2 randomized
     assert table_column(page, "Enrollment vs plan", 3) == ["2026-05", "2026-06"]
+
+
+def test_a_table_downloads_as_csv_with_the_rows_shown(servers, page):
+    open_page(page, servers("sponsor"), "study")
+    choose(page, "Country", "FR")
+    with page.expect_download() as download:
+        page.get_by_test_id("stDownloadButton").filter(has_text="Download CSV: Enrollment vs plan").click()
+    assert download.value.suggested_filename == "enrollment_vs_plan.csv"
+    # France: May 1 planned, 2 randomized (+1, 200 %); June 3 planned, 2 randomized (-1, 66.67 %)
+    assert Path(download.value.path()).read_text().splitlines() == [
+        "study_id,country_code,month,planned_randomized_cum,actual_randomized_cum,variance,pct_of_plan",
+        "ST-1,FR,2026-05,1,2,1,2.0000",
+        "ST-1,FR,2026-06,3,2,-1,0.6667",
+    ]
 
 
 def test_switching_the_study_filter_changes_the_figures(servers, page):

@@ -13,12 +13,13 @@ import streamlit as st
 from dashboard import queries
 from dashboard.published import PublishedBuild
 from dashboard.queries import Filters
-from dashboard.status import light
+from dashboard.status import RED, light
 
 CURRENCY = (os.environ.get("CG_REPORTING_CURRENCY") or "USD").strip().upper()  # as the pipeline that built the view
-# rows of a table drawn on the page (a large study has hundreds of sites and milestones);
-# its CSV always holds them all
-ROWS_SHOWN = 100
+# rows of a table drawn on the page: drawing hundreds of rows costs the browser seconds (a
+# large study has hundreds of sites and milestones); the CSV always holds them all
+ROWS_SHOWN = 25
+STUDIES_PER_PAGE = 50  # the portfolio's studies, in pages
 
 
 # Formatting ---------------------------------------------------------------------------
@@ -36,7 +37,9 @@ def fmt_count(value) -> str:
     return "0" if pd.isna(value) else f"{int(value)}"
 
 
-def show_table(title: str, frame: pd.DataFrame, key: str, caption: str | None = None, highlight: str | None = None) -> None:
+def show_table(title: str, frame: pd.DataFrame, key: str, caption: str | None = None, highlight: str | None = None,
+               first: int = 0, rows: int = ROWS_SHOWN) -> None:
+    """The table's rows `first` to `first + rows` on the page, all of them in its CSV."""
     st.subheader(title)
     if "perspective" in frame and set(frame["perspective"]) == {"shared"}:  # a mart of one view: nothing to tell apart
         frame = frame.drop(columns="perspective")
@@ -45,9 +48,9 @@ def show_table(title: str, frame: pd.DataFrame, key: str, caption: str | None = 
     if frame.empty:
         st.info("Nothing to show for these filters.")
     else:
-        if len(frame) > ROWS_SHOWN:
-            st.caption(f"The first {ROWS_SHOWN} of {len(frame):,} rows; the CSV holds them all.")
-        shown = frame.head(ROWS_SHOWN).style.format(precision=2, na_rep="").hide(axis="index")
+        if len(frame) > rows:
+            st.caption(f"Rows {first + 1} to {min(first + rows, len(frame))} of {len(frame):,}; the CSV holds them all.")
+        shown = frame.iloc[first:first + rows].style.format(precision=2, na_rep="").hide(axis="index")
         if highlight:
             shown = shown.apply(lambda row: ["background-color: #fde2b3" if row[highlight] else "" for _ in row], axis=1)
         st.table(shown)
@@ -103,8 +106,17 @@ def portfolio(view: PublishedBuild, filters: Filters) -> None:
         f"{', ' + filters.country_code + ' only' if filters.country_code else ''}. "
         "🟢 on track · 🟡 watch · 🔴 act · ⚪ nothing to measure yet (thresholds: README, Dashboards)."
     )
-    frame = queries.portfolio(view, Filters(perspective=filters.perspective, country_code=filters.country_code))
-    show_table("Studies", portfolio_table(frame), "portfolio")
+    table = worst_first(portfolio_table(queries.portfolio(view, Filters(perspective=filters.perspective, country_code=filters.country_code))))
+    first = 0
+    if len(table) > STUDIES_PER_PAGE:
+        pages_count = -(-len(table) // STUDIES_PER_PAGE)
+        first = (st.number_input(f"Page of studies (1 to {pages_count})", 1, pages_count, 1, key="portfolio_page") - 1) * STUDIES_PER_PAGE
+    show_table("Studies", table, "portfolio", caption="The studies with the most red lights first.", first=first, rows=STUDIES_PER_PAGE)
+
+
+def worst_first(table: pd.DataFrame) -> pd.DataFrame:
+    reds = table.apply(lambda row: sum(str(value).startswith(RED) for value in row), axis=1)
+    return table.assign(reds=reds).sort_values(["reds", "study"], ascending=[False, True]).drop(columns="reds")
 
 
 # Study --------------------------------------------------------------------------------

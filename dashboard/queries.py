@@ -146,7 +146,8 @@ def table(view: PublishedBuild, name: str, filters: Filters, *, country: bool = 
 
 
 def both_views(view: PublishedBuild, name: str, keys: list[str], compared: list[str], filters: Filters) -> pd.DataFrame:
-    """The sponsor's and the CRO's row side by side, one row per key, with `views_differ`."""
+    """The sponsor's and the CRO's row side by side, one row per key, with `views_differ`;
+    the rows that differ first."""
     where, parameters = filters.where()
     on = " and ".join(f"sponsor.{key} is not distinct from cro.{key}" for key in keys)
     key_columns = ", ".join(f"coalesce(sponsor.{key}, cro.{key}) as {key}" for key in keys)
@@ -157,7 +158,7 @@ def both_views(view: PublishedBuild, name: str, keys: list[str], compared: list[
         cro as (select * from {name} where perspective = 'cro' and {where})
         select {key_columns}, {side_columns}, ({differ}) as views_differ
         from sponsor full outer join cro on {on}
-        order by {", ".join(keys)}
+        order by views_differ desc, {", ".join(keys)}
     """
     return view.query(sql, [*parameters, *parameters])
 

@@ -5,7 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
-.PHONY: setup demo test dev clean
+# The browser tests drive the Debian chromium (never a downloaded browser); the colour
+# emoji font draws the dashboard's traffic lights in their screenshots.
+CHROMIUM := /usr/bin/chromium
+AUDIENCE ?= sponsor
+
+.PHONY: setup demo test dev dashboard clean
 
 setup: $(VENV)/.installed
 
@@ -18,8 +23,15 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(BIN)/cg-demo
 
-test: setup
+test: setup $(CHROMIUM)
 	$(BIN)/python -m pytest
+
+$(CHROMIUM):
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-noto-color-emoji
+
+dashboard: setup
+	$(BIN)/cg-dashboard --audience $(AUDIENCE)
 
 dev: setup
 	$(BIN)/dagster dev

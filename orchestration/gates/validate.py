@@ -233,7 +233,8 @@ def _outcome(item, suite: Suite, rows: int, row_numbers: tuple[int, ...]) -> Exp
     columns = tuple(
         kwargs[name] for name in ("column", "column_A", "column_B") if name in kwargs
     ) or tuple(kwargs.get("column_list", ()))
-    raised = item.exception_info.get("raised_exception") if item.exception_info else False
+    error = raised_error(item.exception_info)
+    raised = error is not None
     success = bool(item.success) and not raised
     unexpected = int(result.get("unexpected_count") or 0)
     severity = "error" if config.severity.value == "critical" else "warn"
@@ -249,8 +250,18 @@ def _outcome(item, suite: Suite, rows: int, row_numbers: tuple[int, ...]) -> Exp
         sample=tuple(_show(value) for value in (result.get("partial_unexpected_list") or [])[:SAMPLE_SIZE]),
         row_numbers=row_numbers,
         message=config.meta.get("message", ""),
-        error=item.exception_info.get("exception_message") if raised else None,
+        error=error,
     )
+
+
+def raised_error(exception_info: dict | None) -> str | None:
+    """GX's message when it could not evaluate an expectation: in the result itself, or
+    (from the SQL engine) under the metric that failed."""
+    if not isinstance(exception_info, dict) or not exception_info:
+        return None
+    if "raised_exception" not in exception_info:
+        return next(filter(None, map(raised_error, exception_info.values())), None)
+    return (exception_info.get("exception_message") or "error") if exception_info["raised_exception"] else None
 
 
 def _validator(suite: Suite, table: str, docs_dir: Path, row_ids: bool) -> _Validator:

@@ -15,6 +15,7 @@ The table, ten rows (`_row_number` 1..10):
 - `amount`: row number * 10, so 90 and 100 in rows 9, 10 -> at most 80: 2 unexpected
 - `sdv` before `visit` in row 8 only               -> pair: 1 unexpected, row 8
 - `status` 'X' in row 1, else 'OK'                  -> in set: 1 unexpected, row 1
+- `at` (a DuckDB keyword, a CRO events column): null in row 10 -> not null: 1, row 10
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ select
     n * 10.0 as amount,
     date '2026-11-03' as visit,
     case when n = 8 then date '2026-11-01' else date '2026-11-04' end as sdv,
-    case when n = 1 then 'X' else 'OK' end as status
+    case when n = 1 then 'X' else 'OK' end as status,
+    case when n = 10 then null else 'then' end as "at"
 from range(1, 11) as t(n)
 """
 EXPECTATIONS = [
@@ -52,6 +54,7 @@ EXPECTATIONS = [
     ("expect_column_pair_values_a_to_be_greater_than_b",
      {"column_A": "sdv", "column_B": "visit", "or_equal": True, "ignore_row_if": "either_value_is_missing"}, "out_of_order"),
     ("expect_column_values_to_be_in_set", {"column": "status", "value_set": ["OK"]}, "unknown_code"),
+    ("expect_column_values_to_not_be_null", {"column": "at"}, "missing_value"),
 ]
 
 
@@ -78,6 +81,7 @@ def test_with_the_workarounds_gx_counts_every_failing_row_of_a_duckdb_table(tmp_
         ("expect_column_values_to_be_between", 2, (9, 10), None),
         ("expect_column_pair_values_a_to_be_greater_than_b", 1, (8,), None),
         ("expect_column_values_to_be_in_set", 1, (1,), None),
+        ("expect_column_values_to_not_be_null", 1, (10,), None),
     ])
     assert result.rows == 10
     assert con.execute("select count(*) from gate_fixture").fetchall() == [(10,)]  # GX left the connection usable
@@ -101,17 +105,21 @@ print(json.dumps([raised_error(item.exception_info) for item in definition.run()
 import sqlalchemy as sa
 from great_expectations.expectations.metrics.column_map_metrics import column_values_match_regex as module
 print(json.dumps(module.get_dialect_regex_expression(sa.column("day"), "^x$", None) is None))
+import duckdb_engine
+print(json.dumps(duckdb_engine.Dialect().identifier_preparer.quote("at")))
 """
 
 
-@pytest.mark.parametrize("defect", ["unbuffered result", "no regex for duckdb"])
+@pytest.mark.parametrize("defect", ["unbuffered result", "no regex for duckdb", "keyword column unquoted"])
 def test_gx_as_shipped_still_needs_each_workaround(defect, tmp_path):
     """If this fails, GX fixed the defect: remove its workaround from gx_duckdb.py."""
     database = str(tmp_path / "shipped.duckdb")
     run = subprocess.run([sys.executable, "-c", SHIPPED_GX, database], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
-    errors, no_regex = (json.loads(line) for line in run.stdout.strip().splitlines()[-2:])
+    errors, no_regex, quoted_at = (json.loads(line) for line in run.stdout.strip().splitlines()[-3:])
     if defect == "unbuffered result":
         assert errors == ["list index out of range"], f"GX now evaluates on DuckDB unpatched ({errors}): remove _buffered_execute_query"
-    else:
+    elif defect == "no regex for duckdb":
         assert no_regex, "GX now builds regexes for DuckDB: remove _regex_expression"
+    else:
+        assert quoted_at == "at", "duckdb-engine now quotes DuckDB's type_function keywords: remove _quote_type_function_keywords"

@@ -2,8 +2,8 @@
 and nowhere else, and the SQL datasource that validates tables of the caller's own
 DuckDB connection (a delivery's temporary table is visible to that connection only).
 
-Two GX defects are worked around; `tests/test_gx_duckdb.py` fails the day GX fixes
-either, so both can be removed then:
+Three defects are worked around; `tests/test_gx_duckdb.py` fails the day GX or
+duckdb-engine fixes one, so its workaround can be removed then:
 
 - `SqlAlchemyExecutionEngine.execute_query` returns its cursor result after leaving the
   connection's `with` block, and duckdb-engine's unbuffered cursor then has no rows:
@@ -14,6 +14,9 @@ either, so both can be removed then:
   supported for dialect duckdb"): GX gives DuckDB no dialect module, so its regex
   builder matches none. DuckDB's `regexp_matches` is used (RE2, the same syntax as the
   suites' regexes, which are anchored with ^ and $).
+- duckdb-engine 0.17 quotes DuckDB's reserved keywords only, but DuckDB 2 also refuses
+  its `type_function` keywords as bare column names: the CRO events' `at` column made
+  every query GX built on that suite a syntax error. Those keywords are quoted too.
 """
 
 from __future__ import annotations
@@ -67,9 +70,30 @@ def apply_workarounds() -> None:
     from great_expectations.expectations.metrics.column_map_metrics import column_values_match_regex as regex_module
 
     engine_module.SqlAlchemyExecutionEngine.execute_query = _buffered_execute_query
+    _quote_type_function_keywords()
     if regex_module.get_dialect_regex_expression is not _regex_expression:
         _regex_expression.shipped = regex_module.get_dialect_regex_expression
         regex_module.get_dialect_regex_expression = _regex_expression
+
+
+def _quote_type_function_keywords() -> None:
+    from duckdb_engine import DuckDBIdentifierPreparer
+
+    if getattr(DuckDBIdentifierPreparer, "quotes_type_function_keywords", False):
+        return
+    shipped_init = DuckDBIdentifierPreparer.__init__
+
+    def __init__(self, dialect, **kwargs):
+        shipped_init(self, dialect, **kwargs)
+        self.reserved_words = self.reserved_words | _keywords("type_function")
+
+    DuckDBIdentifierPreparer.__init__ = __init__
+    DuckDBIdentifierPreparer.quotes_type_function_keywords = True
+
+
+def _keywords(category: str) -> set[str]:
+    found = duckdb.execute("select keyword_name from duckdb_keywords() where keyword_category = ?", [category]).fetchall()
+    return {keyword for (keyword,) in found}
 
 
 def _buffered_execute_query(self, query):

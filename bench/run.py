@@ -1,6 +1,6 @@
 """Benchmark: the whole pipeline on a portfolio of a named size, against a floor.
 
-    .venv/bin/python bench/run.py --size demo --incremental    # also: tiny, medium, large
+    .venv/bin/python bench/run.py --size demo --incremental    # also: tiny, medium, large, xlarge
 
 For the size it generates a portfolio into a fresh folder, then builds everything in one
 headless run of the real `dagster` CLI into a fresh warehouse and Dagster instance, as
@@ -13,6 +13,10 @@ the sizes of the warehouse and of the published files. The floor is the same fil
 DuckDB's own readers and two KPI queries run directly, with no orchestration, gates or
 dbt; the table ends with the pipeline-to-floor ratio. With --incremental it then drops
 one more weekly delivery from every source and times the run until the marts are current.
+Seconds and peak memory are also given per million rows delivered, so sizes compare
+(does cost grow linearly?), and the ten slowest dbt steps of each run are listed from
+dbt's `run_results.json`. `xlarge` (1 500 studies, about 45 million rows) is for running
+by hand: it needs about an hour and tens of GiB of disk.
 
 Not part of the test suite: it measures, it does not assert.
 """
@@ -39,13 +43,14 @@ sys.path.insert(0, str(PROJECT_ROOT))
 from orchestration.contract import load_contract  # noqa: E402
 from orchestration.synthetic import PortfolioSpec, generate_portfolio  # noqa: E402
 
-TARGETS = {  # (stage, size): seconds, from the benchmark issue
-    ("pipeline", "demo"): 60,
-    ("pipeline", "large"): 600,
-    ("incremental", "large"): 60,
+TARGETS = {  # (stage, size): seconds, from the performance issue (#14)
+    ("pipeline", "demo"): 30,
+    ("incremental", "large"): 30,
 }
-PEAK_MEMORY_TARGET_GIB = {"large": 8}
+PEAK_MEMORY_TARGET_GIB = {"large": 4}
 FLOOR_RATIO_TARGET = {"large": 3}
+DBT_TARGET_DIR = PROJECT_ROOT / "dbt_project" / "target"
+SLOWEST_DBT_STEPS = 10
 PUBLISH_SHARE_TARGET = 10  # percent of the run: publishing every audience's files, from the sharing issue
 
 
@@ -136,7 +141,7 @@ def floor(landing: Path, database: Path) -> tuple[float, int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size", default="demo", choices=["tiny", "demo", "medium", "large"])
+    parser.add_argument("--size", default="demo", choices=["tiny", "demo", "medium", "large", "xlarge"])
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--incremental", action="store_true", help="then time one more weekly delivery from every source")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark folder")
@@ -160,20 +165,29 @@ def main(argv: list[str] | None = None) -> int:
                     f"{summary.files} files, {summary.bytes / 1e6:,.0f} MB, {rows:,} rows; "
                     f"peak {generation_memory.peak / 2**30:.2f} GiB"))
 
+    millions = rows / 1e6
+    slowest = {}
     with PeakMemory() as memory:
         print("generated; building everything in one Dagster run ...", flush=True)
+        started = time.time()
         pipeline = materialize("*", env, workspace / "full-build.log")
+        slowest["full build"] = _slowest_dbt_steps(started)
         figures += _stage_figures(workspace / "full-build.log", rows)
         figures.append(("pipeline (one run, start-up included)", f"{pipeline:.1f} s", _target("pipeline", args.size, pipeline)))
+        figures.append(("  per million rows", f"{pipeline / millions:.1f} s", ""))
         figures.append(_publish_figure(workspace / "full-build.log", pipeline))
         if args.incremental:
             print("built; one more week arrives ...", flush=True)
+            started = time.time()
             incremental = _incremental(workspace, held_back, env, workspace / "incremental.log")
+            slowest["incremental week"] = _slowest_dbt_steps(started)
             figures.append(("incremental week", f"{incremental:.1f} s", _target("incremental", args.size, incremental)))
+            figures += _stage_figures(workspace / "incremental.log", None, indent="  ")
             figures.append(_publish_figure(workspace / "incremental.log", incremental))
     peak_gib = memory.peak / 2**30
     target = PEAK_MEMORY_TARGET_GIB.get(args.size)
     figures.append(("peak memory (tree RSS)", f"{peak_gib:.2f} GiB", f"target < {target} GiB: {'met' if peak_gib < target else 'NOT met'}" if target else ""))
+    figures.append(("  per million rows", f"{peak_gib / millions:.3f} GiB", ""))
     figures.append(("warehouse size", f"{(workspace / 'warehouse.duckdb').stat().st_size / 2**20:,.0f} MiB", ""))
     published = sum(path.stat().st_size for path in (workspace / "published" / "builds").rglob("*") if path.is_file())
     figures.append(("published files (every build)", f"{published / 2**20:,.0f} MiB", ""))
@@ -190,6 +204,11 @@ def main(argv: list[str] | None = None) -> int:
     width = max(len(name) for name, _, _ in figures)
     for name, value, note in figures:
         print(f"{name:<{width}}  {value:>12}  {note}")
+    for run, steps in slowest.items():
+        print(f"\nslowest dbt steps, {run} (run_results.json):")
+        for seconds, node in steps:
+            print(f"  {seconds:8.2f} s  {node}")
+    print(f"\nload average at the end: {' '.join(f'{load:.2f}' for load in os.getloadavg())}")
     if not args.keep:
         shutil.rmtree(workspace, ignore_errors=True)
     return 0
@@ -219,8 +238,23 @@ def _incremental(workspace: Path, held: Path, env: dict[str, str], log: Path) ->
     return materialize("*", env, log)
 
 
-def _stage_figures(log: Path, rows: int) -> list[tuple[str, str, str]]:
-    """Stage times of one run, from the durations Dagster logs for its steps."""
+def _slowest_dbt_steps(since: float) -> list[tuple[float, str]]:
+    """The slowest models, tests and seeds of the dbt invocations that finished after `since`
+    (dagster-dbt writes each invocation's run_results.json in its own target folder)."""
+    import json
+
+    timings = []
+    for path in DBT_TARGET_DIR.glob("*/run_results.json"):
+        if path.stat().st_mtime < since:
+            continue
+        for result in json.loads(path.read_text())["results"]:
+            timings.append((float(result["execution_time"]), result["unique_id"]))
+    return sorted(timings, reverse=True)[:SLOWEST_DBT_STEPS]
+
+
+def _stage_figures(log: Path, rows: int | None, indent: str = "") -> list[tuple[str, str, str]]:
+    """Stage times of one run, from the durations Dagster logs for its steps; with the rows
+    it delivered (the full build), also per row."""
     text = log.read_text(errors="replace")
     steps = _step_seconds(log)
     ingest = sum(seconds for name, seconds in steps.items() if name.startswith("raw__"))
@@ -228,10 +262,11 @@ def _stage_figures(log: Path, rows: int) -> list[tuple[str, str, str]]:
     model_gates = sum(seconds for name, seconds in steps.items() if name.endswith("_gates"))
     contract_gates = sum(float(seconds) for seconds in re.findall(r"contract gate (?:passed|FAILED) in ([0-9.]+) s", text))
     return [
-        ("ingest (raw assets)", f"{ingest:.1f} s", f"{rows / ingest:,.0f} rows/s"),
-        ("  of which contract gates (GX)", f"{contract_gates:.1f} s", ""),
-        ("dbt build + tests", f"{dbt:.1f} s", ""),
-        ("conformed and mart gates (GX)", f"{model_gates:.1f} s", ""),
+        (f"{indent}ingest (raw assets)", f"{ingest:.1f} s", f"{rows / ingest:,.0f} rows/s" if rows and ingest else ""),
+        (f"{indent}  of which contract gates (GX)", f"{contract_gates:.1f} s",
+         f"{contract_gates / (rows / 1e6):.2f} s per million rows" if rows else ""),
+        (f"{indent}dbt build + tests", f"{dbt:.1f} s", ""),
+        (f"{indent}conformed and mart gates (GX)", f"{model_gates:.1f} s", ""),
     ]
 
 

@@ -21,12 +21,9 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 
 import dagster as dg
-import pandas as pd
 
 from orchestration.gates.suites import EXPECTATIONS_DIR, Suite, load_suite
-from orchestration.gates.validate import (
-    PART_ROWS, ExpectationOutcome, GateResult, combine, merge_outcomes, publish_docs, validate,
-)
+from orchestration.gates.validate import ExpectationOutcome, GateResult, merge_outcomes, publish_docs, validate
 from orchestration.resources import QualityGatesResource, WarehouseResource
 from orchestration.warehouse import POOL, first_row, naive_utc
 
@@ -187,26 +184,17 @@ def _key_of(check: dg.AssetCheckResult) -> dg.AssetCheckKey:
 
 
 def _run_gate(context, con, suite: Suite, relation: str, gates: QualityGatesResource) -> GateResult:
-    """The suite on the model's rows, a batch of at most `PART_ROWS` at a time (its
-    expectations are all about single rows), so memory stays bounded on the largest facts."""
+    """The suite on the model's rows where they are, in DuckDB: a view of the rows to
+    validate (on an incremental model, those built since the gate last passed)."""
     since = _validated_through(con, suite.name, relation)
-    columns = _columns_used(suite)
-    if since is None:
-        rows = con.sql(f"select {', '.join(columns)} from {relation}")
-    else:
-        rows = con.sql(f"select {', '.join([*columns, BUILT_AT])} from {relation} where {BUILT_AT} > ?", params=[since])
-    reader = rows.to_arrow_reader(PART_ROWS)
-    parts, built = [], []
-    for batch in reader:
-        frame = batch.to_pandas()
-        parts.append(validate(frame, suite, f"{context.run.run_id}-{suite.name}-{len(parts) + 1}", gates.docs_path))
-        if since is not None:
-            built.append(frame[BUILT_AT].max())
-    if not parts:  # nothing to validate: the check still reports every expectation
-        parts.append(validate(reader.schema.empty_table().to_pandas(), suite, f"{context.run.run_id}-{suite.name}", gates.docs_path))
-    result = combine(parts, suite)
-    if result.passed and built:
-        _record_validated_through(con, suite.name, max(built))
+    view = f"gate__{suite.name}"
+    scope = "" if since is None else f" where {BUILT_AT} > timestamp '{since:%Y-%m-%d %H:%M:%S.%f}'"
+    con.execute(f"create or replace temp view {view} as select * from {relation}{scope}")
+    result = validate(con, view, suite, f"{context.run.run_id}-{suite.name}", gates.docs_path)
+    built = first_row(con, f"select max({BUILT_AT}) from {view}")[0] if since is not None else None
+    con.execute(f"drop view {view}")
+    if result.passed and built is not None:
+        _record_validated_through(con, suite.name, built)
     scope = "all rows" if since is None else f"rows built after {since:%Y-%m-%d %H:%M:%S}"
     context.log.info(f"{suite.name}: {len(result.failures)} of {len(result.outcomes)} expectations not met on {result.rows} {scope}")
     return result
@@ -225,15 +213,5 @@ def _validated_through(con, suite_name: str, relation: str) -> datetime | None:
 def _record_validated_through(con, suite_name: str, built_at) -> None:
     con.execute(
         "insert or replace into audit.gate_watermarks values (?, ?, ?)",
-        [suite_name, built_at.to_pydatetime(), naive_utc(datetime.now(timezone.utc))],
+        [suite_name, built_at, naive_utc(datetime.now(timezone.utc))],
     )
-
-
-def _columns_used(suite: Suite) -> list[str]:
-    used = []
-    for expectation in suite.expectations:
-        kwargs = expectation["kwargs"]
-        for name in [kwargs.get("column"), kwargs.get("column_A"), kwargs.get("column_B"), *kwargs.get("column_list", [])]:
-            if name and name not in used:
-                used.append(name)
-    return [f'"{name}"' for name in used]

@@ -1,8 +1,17 @@
-"""Running a suite on a pandas DataFrame with the GX 1.x API, and reading the result.
+"""Running a suite on a DuckDB table with the GX 1.x API, and reading the result.
 
-GX validates DataFrames here, not the DuckDB SQL datasource (which fails in GX 1.24; see
-`../shared/stack-notes.md`). One ephemeral GX context per process holds the suites; each
-gate run is a checkpoint whose Data Docs action renders static HTML under the docs folder.
+GX validates the table where it is, through its SQL engine on the caller's own DuckDB
+connection (`gx_duckdb`, which keeps the workarounds GX 1.24 needs): no pandas copy, and
+the expectations run as DuckDB queries. One ephemeral GX context per process holds the
+suites; each gate run is a checkpoint whose Data Docs action renders static HTML under
+the docs folder.
+
+Every expectation of the suites runs in SQL. GX reports at most a few failing row
+numbers itself; all of them come from the SQL it gives for the failing rows
+(`unexpected_index_query`), run in DuckDB. One exception: for
+`expect_compound_columns_to_be_unique` GX 1.24's query cross-joins the table and leaves
+a bind parameter unfilled, so those rows are selected by `_duplicate_rows_sql`, the same
+rule as GX's count (a row with a null key value is never a duplicate, in SQL).
 """
 
 from __future__ import annotations
@@ -11,6 +20,7 @@ import copy
 import dataclasses
 import html
 import logging
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -18,13 +28,14 @@ from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
-import pandas as pd
+import duckdb
 
+from orchestration.gates.gx_duckdb import DATASOURCE, add_datasource, bound_to
 from orchestration.gates.suites import Suite
 
 ROW_ID = "_row_number"
 SAMPLE_SIZE = 5
-PART_ROWS = 1_000_000  # rows validated at once: GX holds a frame of them, and more, in memory
+PART_ROWS = 1_000_000  # rows of a delivery validated at once: keeps one gate table, and its failing values, bounded
 DOCS_SITE = "quality_gates"
 
 log = logging.getLogger(__name__)
@@ -90,29 +101,59 @@ class _Gates:
     validators: dict[tuple[str, str], _Validator] = field(default_factory=dict)
 
 
-def validate(frame: pd.DataFrame, suite: Suite, run_name: str, docs_dir: Path) -> GateResult:
-    """Validate `frame` with `suite`; rows are identified by `_row_number` when present.
-    The Data Docs page is named in the result and written by `publish_docs`."""
+def validate(
+    con: duckdb.DuckDBPyConnection, table: str, suite: Suite, run_name: str, docs_dir: Path, row_ids: bool = False
+) -> GateResult:
+    """Validate the DuckDB table or view `table` of `con` with `suite`; with `row_ids`,
+    failing rows are identified by their `_row_number`. The Data Docs page is named in the
+    result and written by `publish_docs`."""
     started = time.perf_counter()
-    gates = _gates(docs_dir.resolve())
-    validator = _validator(suite, docs_dir.resolve(), row_ids=ROW_ID in frame.columns)
     from great_expectations.core.run_identifier import RunIdentifier
 
-    result = validator.checkpoint.run(
-        batch_parameters={"dataframe": frame}, run_id=RunIdentifier(run_name=_safe(run_name))
-    )
+    with bound_to(con):  # GX tests the connection and the table when they are added
+        gates = _gates(docs_dir.resolve())
+        validator = _validator(suite, table, docs_dir.resolve(), row_ids=row_ids)
+        result = validator.checkpoint.run(run_id=RunIdentifier(run_name=_safe(run_name)))
     ((validation_id, validation),) = result.run_results.items()
+    rows = con.execute(f"select count(*) from {table}").fetchall()[0][0]
+    failing = _failing_rows(con, table, validation) if row_ids else {}
     _mask_sensitive_values(gates, validation_id, validation, suite)
-    outcomes = tuple(_outcome(item, suite, len(frame)) for item in validation.results)
+    outcomes = tuple(_outcome(item, suite, rows, failing.get(index, ())) for index, item in enumerate(validation.results))
     _store_escaped_for_docs(gates.context, validation_id, validation)
     return GateResult(
         suite=suite.name,
         suite_version=suite.version,
-        rows=len(frame),
+        rows=rows,
         outcomes=outcomes,
         docs_path=_docs_page(gates, validation_id),
         seconds=time.perf_counter() - started,
         validation_ids=(validation_id,),
+    )
+
+
+def _failing_rows(con, table: str, validation) -> dict[int, tuple[int, ...]]:
+    """Every failing row's number, per expectation (by its place in the results)."""
+    found = {}
+    for index, item in enumerate(validation.results):
+        result = item.result or {}
+        if item.success or not result.get("unexpected_count"):
+            continue
+        kwargs = item.expectation_config.kwargs
+        if item.expectation_config.type == "expect_compound_columns_to_be_unique":
+            sql = _duplicate_rows_sql(table, kwargs["column_list"])
+        else:
+            sql = result["unexpected_index_query"].strip().rstrip(";")
+        rows = con.execute(f"select distinct {ROW_ID} from ({sql}) order by {ROW_ID}").fetchall()
+        found[index] = tuple(int(number) for (number,) in rows)
+    return found
+
+
+def _duplicate_rows_sql(table: str, columns: Sequence[str]) -> str:
+    key = ", ".join(f'"{name}"' for name in columns)
+    present = " and ".join(f'"{name}" is not null' for name in columns)
+    return (
+        f"select {ROW_ID} from (select {ROW_ID}, count(*) over (partition by {key}) as copies from {table} where {present})"
+        " where copies > 1"
     )
 
 
@@ -185,14 +226,15 @@ def publish_docs(results: list[GateResult], docs_dir: Path, with_index: bool = T
     )
 
 
-def _outcome(item, suite: Suite, rows: int) -> ExpectationOutcome:
+def _outcome(item, suite: Suite, rows: int, row_numbers: tuple[int, ...]) -> ExpectationOutcome:
     config = item.expectation_config
     result = item.result or {}
     kwargs = config.kwargs
     columns = tuple(
         kwargs[name] for name in ("column", "column_A", "column_B") if name in kwargs
     ) or tuple(kwargs.get("column_list", ()))
-    raised = item.exception_info.get("raised_exception") if item.exception_info else False
+    error = raised_error(item.exception_info)
+    raised = error is not None
     success = bool(item.success) and not raised
     unexpected = int(result.get("unexpected_count") or 0)
     severity = "error" if config.severity.value == "critical" else "warn"
@@ -206,19 +248,27 @@ def _outcome(item, suite: Suite, rows: int) -> ExpectationOutcome:
         unexpected_count=unexpected,
         unexpected_percent=float(result.get("unexpected_percent") or 0.0),
         sample=tuple(_show(value) for value in (result.get("partial_unexpected_list") or [])[:SAMPLE_SIZE]),
-        row_numbers=tuple(
-            int(row[ROW_ID]) for row in result.get("unexpected_index_list") or [] if isinstance(row, dict) and ROW_ID in row
-        ),
+        row_numbers=row_numbers,
         message=config.meta.get("message", ""),
-        error=item.exception_info.get("exception_message") if raised else None,
+        error=error,
     )
 
 
-def _validator(suite: Suite, docs_dir: Path, row_ids: bool) -> _Validator:
+def raised_error(exception_info: dict | None) -> str | None:
+    """GX's message when it could not evaluate an expectation: in the result itself, or
+    (from the SQL engine) under the metric that failed."""
+    if not isinstance(exception_info, dict) or not exception_info:
+        return None
+    if "raised_exception" not in exception_info:
+        return next(filter(None, map(raised_error, exception_info.values())), None)
+    return (exception_info.get("exception_message") or "error") if exception_info["raised_exception"] else None
+
+
+def _validator(suite: Suite, table: str, docs_dir: Path, row_ids: bool) -> _Validator:
     gates = _gates(docs_dir)
-    key = (suite.name, suite.version)
+    key = (suite.name, suite.version, table)
     if key not in gates.validators or gates.validators[key].row_ids != row_ids:
-        gates.validators[key] = _Validator(_add_checkpoint(gates.context, suite, row_ids), row_ids)
+        gates.validators[key] = _Validator(_add_checkpoint(gates.context, suite, table, row_ids), row_ids)
     return gates.validators[key]
 
 
@@ -238,32 +288,38 @@ def _gates(docs_dir: Path) -> _Gates:
             "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
         },
     )
-    context.data_sources.add_pandas("common_ground")
+    add_datasource(context)
     return _Gates(context=context, docs_dir=docs_dir)
 
 
-def _add_checkpoint(context, suite: Suite, row_ids: bool):
+def _add_checkpoint(context, suite: Suite, table: str, row_ids: bool):
     import great_expectations as gx
 
     # GX files docs by suite name, and a dot in it would become a folder
     name = f"{suite.name}_{suite.version.rsplit('+', 1)[-1]}_{int(row_ids)}"
-    datasource = context.data_sources.get("common_ground")
-    asset = datasource.add_dataframe_asset(name=name)
-    batch = asset.add_batch_definition_whole_dataframe(name)
-    gx_suite = context.suites.add(
+    datasource = context.data_sources.get(DATASOURCE)
+    asset = datasource.add_table_asset(name=f"{name}_{_safe(table)}", table_name=table)
+    batch = asset.add_batch_definition_whole_table(name)
+    gx_suite = context.suites.get(name) if name in _suite_names(context) else context.suites.add(
         gx.ExpectationSuite(name=name, expectations=copy.deepcopy(suite.expectations), meta=suite.definition["meta"])
     )
-    definition = context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=gx_suite))
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(name=f"{name}_{_safe(table)}", data=batch, suite=gx_suite)
+    )
     result_format = {"result_format": "COMPLETE", "partial_unexpected_count": SAMPLE_SIZE}
     if row_ids:
         result_format["unexpected_index_column_names"] = [ROW_ID]
     return context.checkpoints.add(
         gx.Checkpoint(
-            name=name,
+            name=f"{name}_{_safe(table)}",
             validation_definitions=[definition],
             result_format=result_format,
         )
     )
+
+
+def _suite_names(context) -> set[str]:
+    return {suite.name for suite in context.suites.all()}
 
 
 def _store_escaped_for_docs(context, validation_id, validation) -> None:
@@ -300,7 +356,7 @@ def _safe(text: str) -> str:
 def _show(value) -> str:
     if isinstance(value, tuple):
         return "(" + ", ".join(_show(item) for item in value) + ")"
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return "null"
     text = str(value)
     return repr(text if len(text) <= 60 else text[:57] + "...")

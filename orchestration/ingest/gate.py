@@ -4,9 +4,11 @@ The rows the reader left in `incoming` are validated with the feed's raw suite
 (`expectations/raw__<side>__<feed>.json`). Rows failing an error expectation are taken
 out of `incoming` and returned with every reason they failed; the rest load.
 
-A large delivery is validated in parts of at most `PART_ROWS` rows, split by a hash of
-the key the suite checks for uniqueness: every row of one key lands in the same part, so
-uniqueness within each part is uniqueness within the delivery, and memory stays bounded.
+The suite runs in DuckDB (GX's SQL engine, `orchestration.gates.validate`) on a
+temporary table of the delivered text and its typed twins. A large delivery is validated
+in parts of at most `PART_ROWS` rows, split by a hash of the key the suite checks for
+uniqueness: every row of one key lands in the same part, so uniqueness within each part
+is uniqueness within the delivery, and the failing values GX returns stay bounded.
 """
 
 from __future__ import annotations
@@ -15,14 +17,13 @@ import json
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 
 from orchestration.contract import Column, Feed
 from orchestration.gates.suites import TYPED_SUFFIX, Suite
 from orchestration.gates.validate import PART_ROWS, ROW_ID, ExpectationOutcome, GateResult, combine, validate
 from orchestration.ingest.deliveries import Delivery
 from orchestration.ingest.reader import INCOMING, MalformedRow, quote_identifier
-from orchestration.warehouse import arrow_frame, naive_utc, scalar
+from orchestration.warehouse import naive_utc, scalar
 
 SHOWN_VALUE_LENGTH = 80
 
@@ -34,12 +35,14 @@ def gate_delivery(
     parts = max(1, -(-rows // PART_ROWS))
     results, held = [], []
     extract_at = naive_utc(delivery.extract_at)
+    table = f"gate__{feed.table}"
     for part in range(parts):
-        frame = arrow_frame(con, _frame_sql(feed, parts), [extract_at, part])
-        result = validate(frame, suite, run_name if parts == 1 else f"{run_name}-part-{part + 1}-of-{parts}", docs_dir)
-        held += _held_rows(feed, frame, result, extract_at.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        con.execute(f"create or replace temp table {table} as {_frame_sql(feed, parts)}", [extract_at, part])
+        name = run_name if parts == 1 else f"{run_name}-part-{part + 1}-of-{parts}"
+        result = validate(con, table, suite, name, docs_dir, row_ids=True)
+        held += _held_rows(con, table, feed, result, extract_at.strftime("%Y-%m-%dT%H:%M:%SZ"))
         results.append(result)
-        del frame
+    con.execute(f"drop table if exists {table}")
     if held:
         con.execute(f"delete from {INCOMING} where {ROW_ID} in (select unnest(?))", [[row.row_number for row in held]])
     return combine(results, suite), sorted(held, key=lambda row: row.row_number)
@@ -72,7 +75,7 @@ def _typed(column: Column, feed: Feed) -> str:
     raise ValueError(f"{feed.table}.{column.name}: a {column.type} column cannot be compared; fix the contract")
 
 
-def _held_rows(feed: Feed, frame: pd.DataFrame, result: GateResult, extract_at: str) -> list[MalformedRow]:
+def _held_rows(con, table: str, feed: Feed, result: GateResult, extract_at: str) -> list[MalformedRow]:
     reasons: dict[int, list[ExpectationOutcome]] = {}
     for outcome in result.outcomes:
         if outcome.severity != "error":
@@ -82,9 +85,12 @@ def _held_rows(feed: Feed, frame: pd.DataFrame, result: GateResult, extract_at: 
     if not reasons:
         return []
     held = []
-    for record in frame.loc[frame[ROW_ID].isin(list(reasons)), [ROW_ID, *feed.column_names]].to_dict("records"):
-        number = int(record.pop(ROW_ID))
-        values = {name: _text(value) for name, value in record.items()}
+    columns = ", ".join(quote_identifier(name) for name in [ROW_ID, *feed.column_names])
+    found = con.execute(
+        f"select {columns} from {table} where {ROW_ID} in (select unnest(?)) order by {ROW_ID}", [list(reasons)]
+    ).fetchall()
+    for number, *delivered in found:
+        values = {name: _text(value) for name, value in zip(feed.column_names, delivered)}
         shown = {**{name: _shorten(value) for name, value in values.items()}, "_extract_at": extract_at}
         reason = "; ".join(f"{outcome.reason}: {outcome.message.format(**shown)}" for outcome in reasons[number])
         held.append(MalformedRow(number, json.dumps(values, ensure_ascii=False), reason))
@@ -92,7 +98,7 @@ def _held_rows(feed: Feed, frame: pd.DataFrame, result: GateResult, extract_at: 
 
 
 def _text(value) -> str | None:
-    return None if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+    return None if value is None else str(value)
 
 
 def _shorten(value: str | None) -> str | None:

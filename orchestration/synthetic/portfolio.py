@@ -54,6 +54,7 @@ SIZES = {
     "demo": {"studies": 6, "weeks": 6, "sites_scale": 0.25},
     "medium": {"studies": 50, "weeks": 12, "sites_scale": 1.0},
     "large": {"studies": 500, "weeks": 12, "sites_scale": 0.8},  # about 40 000 sites (37 000-47 000 by seed)
+    "xlarge": {"studies": 1500, "weeks": 12, "sites_scale": 0.8},  # about 45 million rows: run by hand, not in the tests
 }
 
 

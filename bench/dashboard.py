@@ -36,7 +36,7 @@ sys.path.insert(0, str(BENCH))
 
 from run import _environment, materialize  # noqa: E402
 
-from orchestration.synthetic import PortfolioSpec, generate_portfolio  # noqa: E402
+from workshop.synthetic import PortfolioSpec, generate_portfolio  # noqa: E402
 
 TARGETS = {"portfolio page": 3.0, "study page": 1.0, "study filter switched": 1.0}  # seconds, from the dashboard issue
 CHROMIUM = "/usr/bin/chromium"

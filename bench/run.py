@@ -41,7 +41,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 
 from orchestration.contract import load_contract  # noqa: E402
-from orchestration.synthetic import PortfolioSpec, generate_portfolio  # noqa: E402
+from workshop.synthetic import PortfolioSpec, generate_portfolio  # noqa: E402
 
 TARGETS = {  # (stage, size): seconds, from the performance issue (#14)
     ("pipeline", "demo"): 30,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.api.feed_server import FeedServer
+from workshop.feed_server import FeedServer
 from orchestration.assets.api import build_api_pull_asset, build_api_resources
 from orchestration.contract import load_contract
 from orchestration.ingest.deliveries import discover

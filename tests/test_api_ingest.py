@@ -26,7 +26,7 @@ from orchestration.api.client import (
     retry_after_seconds,
     token_from_env,
 )
-from orchestration.api.feed_server import FeedServer
+from workshop.feed_server import FeedServer
 from orchestration.api.pull import PART_NAME, cursor_path, pull_events
 from orchestration.contract import DELIVERY_NAME, load_contract
 from orchestration.ingest.deliveries import discover
@@ -456,7 +456,7 @@ def test_server_rejects_a_page_token_for_another_since_and_bad_parameters(server
 
 def test_feed_server_command_line_serves_until_interrupted(source):
     serve(source, make_events(1, 3), "events__20260105T030000Z.jsonl")
-    command = [sys.executable, "-m", "orchestration.api.feed_server", "--events-dir", str(source), "--port", "0"]
+    command = [sys.executable, "-m", "workshop.feed_server", "--events-dir", str(source), "--port", "0"]
     process = subprocess.Popen(
         command, cwd=PROJECT_ROOT, env={**os.environ, "CG_FEED_SERVER_TOKEN": TOKEN},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

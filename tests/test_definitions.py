@@ -27,6 +27,16 @@ def test_dagster_definitions_validate(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
 
 
+def test_the_code_location_imports_none_of_the_tools_beside_it():
+    result = subprocess.run(
+        [sys.executable, "-c", "import sys, orchestration.definitions; "
+         "print(sorted({name.split('.')[0] for name in sys.modules} & {'workshop', 'dashboard'}))"],
+        cwd=PROJECT_ROOT, capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[]"
+
+
 def test_every_feed_has_an_ingestion_asset_feeding_its_staging_model():
     from orchestration.definitions import defs
 

@@ -211,7 +211,7 @@ UNIT_TESTS = 9  # every `unit_tests:` file under dbt_project/models/
 
 
 def test_the_demo_summary_shows_readiness_and_risk_per_study(warehouse):
-    from orchestration.report import summary
+    from workshop.report import summary
 
     lines = summary(warehouse).splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("Readiness and risk per study"))

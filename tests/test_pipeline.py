@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from orchestration.contract import load_contract
-from orchestration.synthetic import PortfolioSpec, generate_portfolio
+from workshop.synthetic import PortfolioSpec, generate_portfolio
 from orchestration.warehouse import connect
 
 from conftest import PROJECT_ROOT

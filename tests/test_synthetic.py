@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from orchestration.contract import DELIVERY_NAME, load_contract, source_side
-from orchestration.synthetic import PortfolioSpec, generate_portfolio
+from workshop.synthetic import PortfolioSpec, generate_portfolio
 
 
 def digest(folder: Path) -> dict[str, str]:
@@ -179,7 +179,7 @@ def test_the_summary_counts_what_was_written(tmp_path):
 
 
 def test_cli_helps_and_refuses_a_folder_that_holds_deliveries(tiny):
-    command = [sys.executable, "-m", "orchestration.synthetic"]
+    command = [sys.executable, "-m", "workshop.synthetic"]
     help_text = subprocess.run([*command, "--help"], capture_output=True, text=True)
     assert help_text.returncode == 0 and "--defect-rate" in help_text.stdout
     refused = subprocess.run([*command, "--size", "tiny", "--out", str(tiny)], capture_output=True, text=True)
@@ -227,8 +227,8 @@ def test_start_up_packs_deviations_risks_and_close_out_look_real(tiny):
 
 
 def test_an_ended_study_has_its_close_out_sequence_on_both_sides():
-    from orchestration.synthetic.feeds import milestones
-    from orchestration.synthetic.world import simulate_study
+    from workshop.synthetic.feeds import milestones
+    from workshop.synthetic.world import simulate_study
 
     spec = PortfolioSpec.for_size("demo")
     (study,) = [s for s in (simulate_study(spec, i) for i in range(spec.studies)) if s.closed]

@@ -10,8 +10,8 @@ from collections import Counter
 from datetime import date, datetime, timedelta
 
 from orchestration.contract import load_contract
-from orchestration.synthetic.feeds import Row, csv_field, event_line, numbered_ids, stamp
-from orchestration.synthetic.world import Study
+from workshop.synthetic.feeds import Row, csv_field, event_line, numbered_ids, stamp
+from workshop.synthetic.world import Study
 
 
 def _columns(feed_name: str) -> dict[str, int]:

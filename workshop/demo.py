@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from orchestration.report import published_files, summary
+from workshop.report import published_files, summary
 from orchestration.settings import PROJECT_ROOT, Settings
 
 DEFAULT_DAGSTER_HOME = PROJECT_ROOT / "data" / "dagster_home"
@@ -55,7 +55,7 @@ def _is_empty(folder: Path) -> bool:
 
 
 def _generate(landing_dir: Path, size: str, seed: int) -> None:
-    from orchestration.synthetic import PortfolioSpec, generate_portfolio
+    from workshop.synthetic import PortfolioSpec, generate_portfolio
 
     print(f"Generating the {size} portfolio (seed {seed}) into {landing_dir} ...", flush=True)
     result = generate_portfolio(landing_dir, PortfolioSpec.for_size(size, seed=seed))

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Iterator
 
 from orchestration.contract import delivery_file_name, load_contract
-from orchestration.synthetic.defects import Defects
-from orchestration.synthetic.deliveries import (Chunk, StudyDeliveries, header, rate_card_deliveries, render_study, schedules,
+from workshop.synthetic.defects import Defects
+from workshop.synthetic.deliveries import (Chunk, StudyDeliveries, header, rate_card_deliveries, render_study, schedules,
                                                 side_of)
 
 STUDIES_AHEAD_PER_WORKER = 4  # rendered ahead of the study being written: keeps both cores busy past a big study

@@ -10,7 +10,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from orchestration.synthetic.portfolio import SIZES, PortfolioSpec, generate_portfolio, progress_to_stderr
+from workshop.synthetic.portfolio import SIZES, PortfolioSpec, generate_portfolio, progress_to_stderr
 
 
 def main(argv: list[str] | None = None) -> int:

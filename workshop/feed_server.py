@@ -5,7 +5,7 @@ deliveries the synthetic generator writes for one CRO), reread whenever a file c
 binds to 127.0.0.1 only. Faults queued on `FeedServer.faults` (429, 5xx, slow or cut-off
 answers, a source that dies mid-pagination) exercise a client's retries and errors.
 
-    CG_FEED_SERVER_TOKEN=... python -m orchestration.api.feed_server --events-dir DIR --port 8765
+    CG_FEED_SERVER_TOKEN=... python -m workshop.feed_server --events-dir DIR --port 8765
 
 Requests are logged without their headers, so the token never reaches the log.
 """
@@ -363,7 +363,7 @@ class FeedServer:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m orchestration.api.feed_server",
+        prog="python -m workshop.feed_server",
         description=(
             "Serve the CRO events in a folder of *.jsonl files through the CRO events API "
             f"(docs/cro-events-api.md) on 127.0.0.1. Clients must send the bearer token set in {TOKEN_ENV_VAR}."

@@ -9,10 +9,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
 
 from orchestration.contract import load_contract
-from orchestration.synthetic import feeds
-from orchestration.synthetic.defects import Defects
-from orchestration.synthetic.feeds import Row, Schedule, Version
-from orchestration.synthetic.world import Study, simulate_study
+from workshop.synthetic import feeds
+from workshop.synthetic.defects import Defects
+from workshop.synthetic.feeds import Row, Schedule, Version
+from workshop.synthetic.world import Study, simulate_study
 
 SPONSOR_EXTRACT_HOUR, CRO_EXTRACT_HOUR = 2, 3
 

@@ -23,10 +23,10 @@ from datetime import date, datetime, time, timedelta, timezone
 from functools import cache, cached_property
 from typing import TYPE_CHECKING, Iterator, NamedTuple, Sequence, Union
 
-from orchestration.synthetic.world import USD_VALUE, Country, Site, Study, Subject, Visit, add_months, month_start
+from workshop.synthetic.world import USD_VALUE, Country, Site, Study, Subject, Visit, add_months, month_start
 
 if TYPE_CHECKING:
-    from orchestration.synthetic.defects import Defects
+    from workshop.synthetic.defects import Defects
 
 CRO_OFFSET = 1  # hours east of UTC where the CROs record study-level events
 RATE_CARDS = {

@@ -1,0 +1,5 @@
+import sys
+
+from workshop.synthetic.cli import main
+
+sys.exit(main())

@@ -49,9 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="cg-evidence-") as workdir:
         from cg_evidence.history import rebuild
 
-        rebuilt = rebuild(settings, Path(workdir), past, args.as_known_on, progress=lambda line: print(line, file=sys.stderr))
+        evidence = declared[args.kpi_mart]
+        rebuilt = rebuild(settings, Path(workdir), past, args.as_known_on, [evidence.kpi, evidence.model],
+                          progress=lambda line: print(line, file=sys.stderr))
         view = f"what was known on {past}" if args.as_known_on else f"what is known now about {past}"
-        return _report(rebuilt, declared[args.kpi_mart], args, view)
+        return _report(rebuilt, evidence, args, view)
 
 
 def _parser() -> argparse.ArgumentParser:

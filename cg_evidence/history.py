@@ -31,9 +31,10 @@ def deliveries_to_replay(settings: Settings, known_on: date | None) -> list[tupl
     return [(source, name, sha256, Path(path)) for source, name, sha256, path in rows]
 
 
-def rebuild(settings: Settings, workdir: Path, as_of: date, known_on: date | None, progress=print) -> Settings:
+def rebuild(settings: Settings, workdir: Path, as_of: date, known_on: date | None, models: list[str], progress=print) -> Settings:
     """Land the archived files again in `workdir`, each checked against its ledger hash, and
-    build every asset there with the project's own code location, as of `as_of`."""
+    build `models` and everything upstream of them there with the project's own code
+    location (its gates included), as of `as_of`."""
     landing = workdir / "landing"
     deliveries = deliveries_to_replay(settings, known_on)
     for source, file_name, sha256, archived in deliveries:
@@ -57,7 +58,8 @@ def rebuild(settings: Settings, workdir: Path, as_of: date, known_on: date | Non
     progress(f"Rebuilding as of {as_of} from {len(deliveries)} archived deliveries"
              f"{f' extracted by {known_on}' if known_on else ''} in {workdir} (a minute or two)...")
     dagster = Path(sys.executable).parent / "dagster"
-    command = [str(dagster), "asset", "materialize", "-m", "orchestration.definitions", "--select", "*"]
+    selection = ",".join(f"*marts/{model}" for model in models)
+    command = [str(dagster), "asset", "materialize", "-m", "orchestration.definitions", "--select", selection]
     finished = subprocess.run(command, env=env, capture_output=True, text=True)
     if finished.returncode != 0:
         log = workdir / "rebuild.log"

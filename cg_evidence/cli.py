@@ -50,8 +50,12 @@ def main(argv: list[str] | None = None) -> int:
         from cg_evidence.history import rebuild
 
         evidence = declared[args.kpi_mart]
-        rebuilt = rebuild(settings, Path(workdir), past, args.as_known_on, [evidence.kpi, evidence.model],
-                          progress=lambda line: print(line, file=sys.stderr))
+        try:
+            rebuilt = rebuild(settings, Path(workdir), past, args.as_known_on, [evidence.kpi, evidence.model],
+                              progress=lambda line: print(line, file=sys.stderr))
+        except RuntimeError as failed:
+            print(f"Could not rebuild as of {past}: {failed}", file=sys.stderr)
+            return 1
         view = f"what was known on {past}" if args.as_known_on else f"what is known now about {past}"
         return _report(rebuilt, evidence, args, view)
 

@@ -58,11 +58,10 @@ def rebuild(settings: Settings, workdir: Path, as_of: date, known_on: date | Non
     progress(f"Rebuilding as of {as_of} from {len(deliveries)} archived deliveries"
              f"{f' extracted by {known_on}' if known_on else ''} in {workdir} (a minute or two)...")
     dagster = Path(sys.executable).parent / "dagster"
-    selection = ",".join(f"*marts/{model}" for model in models)
+    # the models and all upstream of them; the audit tables are one asset, selected whole
+    selection = " or ".join([*(f'+key:"marts/{model}"' for model in models), 'key:"audit/*"'])
     command = [str(dagster), "asset", "materialize", "-m", "orchestration.definitions", "--select", selection]
     finished = subprocess.run(command, env=env, capture_output=True, text=True)
     if finished.returncode != 0:
-        log = workdir / "rebuild.log"
-        log.write_text(finished.stdout + finished.stderr)
-        raise RuntimeError(f"the rebuild failed; its output is in {log}")
+        raise RuntimeError(f"the rebuild failed; the end of its output:\n{(finished.stdout + finished.stderr)[-3000:]}")
     return rebuilt

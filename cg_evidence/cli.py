@@ -51,8 +51,7 @@ def main(argv: list[str] | None = None) -> int:
 
         evidence = declared[args.kpi_mart]
         try:
-            rebuilt = rebuild(settings, Path(workdir), past, args.as_known_on, [evidence.kpi, evidence.model],
-                              progress=lambda line: print(line, file=sys.stderr))
+            rebuilt = rebuild(settings, Path(workdir), past, args.as_known_on, progress=lambda line: print(line, file=sys.stderr))
         except RuntimeError as failed:
             print(f"Could not rebuild as of {past}: {failed}", file=sys.stderr)
             return 1

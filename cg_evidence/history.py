@@ -55,6 +55,8 @@ def rebuild(settings: Settings, workdir: Path, as_of: date, known_on: date | Non
         "CG_LANDING_DIR": str(landing), "CG_ARCHIVE_DIR": str(rebuilt.archive_dir),
         "CG_QUALITY_DOCS_DIR": str(rebuilt.quality_docs_dir), "CG_PUBLISH_DIR": str(rebuilt.publish_dir),
         "CG_API_STATE_DIR": str(rebuilt.api_state_dir), "CG_CRO_APIS": "",
+        # what we knew on D: only what was delivered by D; what we know now about D: everything
+        "CG_AS_OF_DELIVERIES": "delivered_by_as_of" if known_on else "all",
     }
     progress(f"Rebuilding as of {as_of} from {len(deliveries)} archived deliveries"
              f"{f' extracted by {known_on}' if known_on else ''} in {workdir} (a minute or two)...")

@@ -10,10 +10,11 @@
     cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as {{ dbt.type_timestamp() }})
 {%- endmacro %}
 
-{#- What the model's incremental state depends on besides its inputs: the as-of setting.
-    A change of it (CG_AS_OF set, changed or unset) rebuilds the model whole. -#}
+{#- What the model's incremental state depends on besides its inputs: the as-of settings.
+    A change of them (CG_AS_OF set, changed or unset, CG_AS_OF_DELIVERIES) rebuilds the
+    model whole. -#}
 {% macro as_of_basis() -%}
-    '{{ var("as_of") or "latest" }}'
+    '{{ var("as_of") or "latest" }}{{ "" if var("as_of_deliveries") == "delivered_by_as_of" else "+" ~ var("as_of_deliveries") }}'
 {%- endmacro %}
 
 {#- The final select of a model 1:1 with raw rows (the `__checked` models). On an

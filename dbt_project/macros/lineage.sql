@@ -43,7 +43,12 @@
 {%- endmacro %}
 
 {#- What had been delivered by the as-of date: the basis of reproducing any KPI as of a
-    past date. -#}
+    past date. With var as_of_deliveries `all`, every delivery counts (what do we know now
+    about that date). -#}
 {% macro delivered_by_as_of(alias) -%}
+    {%- if var('as_of_deliveries') == 'all' -%}
+    true
+    {%- else -%}
     {{ alias }}._delivery_date <= (select as_of_date from {{ ref('int_as_of_date') }})
+    {%- endif -%}
 {%- endmacro %}

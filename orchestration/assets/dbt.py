@@ -112,7 +112,7 @@ class CommonGroundTranslator(DagsterDbtTranslator):
         return LAYER_GROUPS.get(layer, layer)
 
 
-MART_MODELS = "path:models/marts/kpi path:models/marts/governance"
+MART_MODELS = "path:models/marts/kpi path:models/marts/governance path:models/marts/evidence"
 TRANSLATOR = CommonGroundTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
@@ -130,7 +130,7 @@ def conformed_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource)
     select=MART_MODELS, name="mart_dbt_assets",
 )
 def mart_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    """The KPI and governance marts, built only once the conformed gates passed."""
+    """The KPI, governance and evidence marts, built only once the conformed gates passed."""
     yield from dbt.cli(["build"], context=context).stream()
 
 

@@ -1,0 +1,1 @@
+"""cg-evidence: the records behind a KPI value, evidence packs, and KPIs as of a past date."""

@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=3333, help="port for dagster dev (default 3333)")
     parser.add_argument("--timeout", type=int, default=600, help="give up after this many seconds (default 600)")
+    parser.add_argument("--keep", action="store_true", help="keep the workspace and its dagster dev log")
     args = parser.parse_args(argv)
 
     settings = Settings.from_env()
@@ -109,11 +110,12 @@ def main(argv: list[str] | None = None) -> int:
     for name, latency in latencies.items():
         verdict = "timed out" if latency is None else f"{latency:.1f} s (target < {TARGET_SECONDS} s: {'met' if latency < TARGET_SECONDS else 'NOT met'})"
         print(f"freshness latency, {name}: {verdict}; reflected in the warehouse: {'yes' if checks[name] else 'NO'}")
-    if None in latencies.values() or not all(checks.values()):
-        print(f"kept the workspace for inspection: {workspace} (log: {workspace / 'dagster-dev.log'})", file=sys.stderr)
-        return 1
-    shutil.rmtree(workspace, ignore_errors=True)
-    return 0
+    failed = None in latencies.values() or not all(checks.values())
+    if failed or args.keep:
+        print(f"kept the workspace: {workspace} (log: {workspace / 'dagster-dev.log'})", file=sys.stderr)
+    else:
+        shutil.rmtree(workspace, ignore_errors=True)
+    return 1 if failed else 0
 
 
 def measure(url: str, mart: list[str], drop, label: str, timeout: int) -> float | None:

@@ -19,7 +19,7 @@
     case
         when _cast_error is not null then _cast_error
         {%- for condition, rule, value in checks %}
-        when {{ condition }} then '{{ rule }}: ' || coalesce('''' || cast({{ value }} as {{ dbt.type_string() }}) || '''', 'null')
+        when {{ condition }} then '{{ rule }}: ' || coalesce({{ in_quotes('cast(' ~ value ~ ' as ' ~ dbt.type_string() ~ ')') }}, 'null')
         {%- endfor %}
     end as _quarantine_reason
 {%- endmacro %}

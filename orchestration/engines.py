@@ -93,10 +93,10 @@ def copy_to_postgres(duck_con, pg_con) -> dict[str, int]:
     return copied
 
 
-def publish_to_spark(duck_con, spark, raw_zone: Path) -> dict[str, int]:
+def publish_to_spark(duck_con, spark, raw_zone: Path) -> list[str]:
     """Write each raw and audit table as Parquet under `raw_zone/<schema>/<table>/` and
-    register it in the Spark catalog as `<schema>.<table>`. Returns the rows per table."""
-    written = {}
+    register it in the Spark catalog as `<schema>.<table>`. Returns the tables registered."""
+    registered = []
     for schema, table in source_tables(duck_con):
         folder = raw_zone / schema / table
         shutil.rmtree(folder, ignore_errors=True)
@@ -105,8 +105,8 @@ def publish_to_spark(duck_con, spark, raw_zone: Path) -> dict[str, int]:
         spark.sql(f"create database if not exists {schema}")
         spark.sql(f"drop table if exists {schema}.{table}")
         spark.sql(f"create table {schema}.{table} using parquet location '{folder.as_uri()}'")
-        written[f"{schema}.{table}"] = spark.table(f"{schema}.{table}").count()
-    return written
+        registered.append(f"{schema}.{table}")
+    return registered
 
 
 def _as_utc_instants(duck_con, schema: str, table: str) -> str:

@@ -5,7 +5,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
-.PHONY: setup demo test dev clean
+# The engine tests (tests/test_engines.py) start a private PostgreSQL server and a local
+# Spark session, which needs Java: Debian packages, installed when missing (as root).
+ENGINE_PACKAGES := $(if $(wildcard /usr/lib/postgresql/*/bin/pg_ctl),,postgresql) $(if $(shell command -v java),,default-jre-headless)
+
+.PHONY: setup engine-prerequisites demo test dev clean
 
 setup: $(VENV)/.installed
 
@@ -18,7 +22,13 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(BIN)/cg-demo
 
-test: setup
+engine-prerequisites:
+ifneq ($(strip $(ENGINE_PACKAGES)),)
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(ENGINE_PACKAGES)
+endif
+
+test: setup engine-prerequisites
 	$(BIN)/python -m pytest
 
 dev: setup

@@ -201,8 +201,10 @@ def duckdb_marts(ingested, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def postgres_marts(ingested, postgres, duckdb_marts):
-    with connect(ingested, read_only=True) as duck, _pg_connect(postgres) as pg:
+    pg = _pg_connect(postgres)
+    with connect(ingested, read_only=True) as duck:
         copied = copy_to_postgres(duck, pg)
+    pg.close()
     assert copied["raw.cro__accruals"] == 4 + 11  # the fixture's 4 rows and the extra 11 (one quarantined)
     with pytest.MonkeyPatch.context() as patch:
         dbt_build(patch, "postgres", postgres)
@@ -266,5 +268,38 @@ def test_held_rows_and_reasons_are_the_same_on_every_engine(marts, duckdb_marts)
 
 EXPECTED_HELD = sorted([
     ("unmapped_rate_code", "unmapped_rate_code: 'A-NOPE'"),
-    ("invalid_format", "invalid_format: Amount='12,50'"),
+    ("invalid_format", "invalid_format: Amount='12,50' is not a decimal number with '.' as separator"),
 ])
+
+
+def test_production_instance_keeps_runs_in_postgres_and_queues_them(postgres, tmp_path, monkeypatch):
+    """deploy/dagster.yaml on a real PostgreSQL server: a run materialized through that
+    instance is recorded in PostgreSQL (a second instance from the same file sees it), and
+    runs are queued by the QueuedRunCoordinator with the warehouse pool limit of 1."""
+    import dagster as dg
+    from dagster._core.run_coordinator import QueuedRunCoordinator
+    from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage
+
+    pg = _pg_connect(postgres)
+    pg.autocommit = True
+    with pg.cursor() as cursor:
+        cursor.execute("create database dagster")
+    pg.close()
+    for name, value in {"DAGSTER_PG_HOST": postgres["CG_PG_HOST"], "DAGSTER_PG_PORT": postgres["CG_PG_PORT"],
+                        "DAGSTER_PG_USER": postgres["CG_PG_USER"], "DAGSTER_PG_PASSWORD": "", "DAGSTER_PG_DB": "dagster"}.items():
+        monkeypatch.setenv(name, value)
+    shutil.copyfile(PROJECT_ROOT / "deploy" / "dagster.yaml", tmp_path / "dagster.yaml")
+
+    @dg.asset
+    def probe() -> int:
+        return 1
+
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        assert isinstance(instance.run_storage, PostgresRunStorage)
+        assert isinstance(instance.event_log_storage, PostgresEventLogStorage)
+        assert isinstance(instance.run_coordinator, QueuedRunCoordinator)
+        assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+        assert instance.run_retries_enabled and instance.run_retries_max_retries == 2
+        assert dg.materialize([probe], instance=instance).success
+    with dg.DagsterInstance.from_config(str(tmp_path)) as other_process_view:
+        assert other_process_view.get_runs_count() == 1

@@ -11,39 +11,16 @@ receipts and contract gates are the same code on every engine); what dbt reads, 
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import tempfile
 from pathlib import Path
 
-ENGINES = ("duckdb", "postgres", "spark")
 DBT_SOURCE_SCHEMAS = ("raw", "audit")
 
 # DuckDB column types of the raw and audit tables, as each engine spells them.
 _POSTGRES_TYPES = {"VARCHAR": "text", "JSON": "text", "BIGINT": "bigint", "INTEGER": "integer",
                    "BOOLEAN": "boolean", "TIMESTAMP": "timestamp", "DATE": "date"}
-
-
-def engine_from_env() -> str:
-    engine = (os.environ.get("CG_ENGINE") or "duckdb").strip().lower()
-    if engine not in ENGINES:
-        raise ValueError(f"CG_ENGINE={engine!r} is not one of {', '.join(ENGINES)}")
-    return engine
-
-
-def postgres_dsn_from_env() -> str:
-    """libpq connection string from the CG_PG_* settings (the password only from the
-    environment, never logged)."""
-    parts = {
-        "host": os.environ.get("CG_PG_HOST", "127.0.0.1"),
-        "port": os.environ.get("CG_PG_PORT", "5432"),
-        "user": os.environ.get("CG_PG_USER", "common_ground"),
-        "dbname": os.environ.get("CG_PG_DATABASE", "common_ground"),
-    }
-    if os.environ.get("CG_PG_PASSWORD"):
-        parts["password"] = os.environ["CG_PG_PASSWORD"]
-    return " ".join(f"{key}={value}" for key, value in parts.items())
 
 
 def source_tables(duck_con) -> list[tuple[str, str]]:

@@ -9,8 +9,11 @@ export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 # emoji font draws the dashboard's traffic lights in their screenshots.
 CHROMIUM := /usr/bin/chromium
 AUDIENCE ?= sponsor
+# The engine tests (tests/test_engines.py) start a private PostgreSQL server and a local
+# Spark session, which needs Java: Debian packages, installed when missing (as root).
+ENGINE_PACKAGES := $(if $(wildcard /usr/lib/postgresql/*/bin/pg_ctl),,postgresql) $(if $(shell command -v java),,default-jre-headless)
 
-.PHONY: setup demo test dev dashboard clean
+.PHONY: setup engine-prerequisites demo test dev dashboard clean
 
 setup: $(VENV)/.installed
 
@@ -23,7 +26,13 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(BIN)/cg-demo
 
-test: setup $(CHROMIUM)
+engine-prerequisites:
+ifneq ($(strip $(ENGINE_PACKAGES)),)
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(ENGINE_PACKAGES)
+endif
+
+test: setup engine-prerequisites $(CHROMIUM)
 	$(BIN)/python -m pytest
 
 $(CHROMIUM):

@@ -11,9 +11,16 @@
     percentile_cont(0.5) within group (order by {{ expression }})
 {%- endmacro %}
 
-{#- Calendar days from `start` to `end` (both dates). -#}
+{#- Calendar days from `start` to `end` (dates or timestamps), a bigint on every engine
+    (dbt's datediff is an integer on PostgreSQL). -#}
 {% macro days_between(start, end) -%}
-    {{ dbt.datediff(start, end, 'day') }}
+    cast({{ dbt.datediff(start, end, 'day') }} as {{ dbt.type_bigint() }})
+{%- endmacro %}
+
+{#- Whole hours from `start` to `end` (timestamps), a bigint on every engine (dbt's
+    datediff is a float on PostgreSQL). -#}
+{% macro hours_between(start, end) -%}
+    cast({{ dbt.datediff(start, end, 'hour') }} as {{ dbt.type_bigint() }})
 {%- endmacro %}
 
 {#- The earliest of several dates, ignoring the ones that are null (null when all are);

@@ -19,7 +19,7 @@
     case
         when _cast_error is not null then _cast_error
         {%- for condition, rule, value in checks %}
-        when {{ condition }} then '{{ rule }}: ' || coalesce('''' || cast({{ value }} as {{ dbt.type_string() }}) || '''', 'null')
+        when {{ condition }} then '{{ rule }}: ' || coalesce({{ in_quotes('cast(' ~ value ~ ' as ' ~ dbt.type_string() ~ ')') }}, 'null')
         {%- endfor %}
     end as _quarantine_reason
 {%- endmacro %}
@@ -70,9 +70,11 @@
     amount does not fit decimal(18, 2), rather than failing every build: such a row is
     held by `out_of_reporting_range` (the contract gate already holds amounts above a
     billion; this keeps rows loaded before it, or a huge FX rate, from stopping dbt). -#}
+{#- The amount is widened first: decimal(18, 2) times the rate's decimal(18, 10) overflows
+    DuckDB's 64-bit decimal product. -#}
 {% macro in_reporting_currency(amount, fx_alias='fx') -%}
-    case when abs({{ amount }} * {{ fx_alias }}.rate_to_reporting) <= 9999999999999999.99
-        then cast({{ amount }} * {{ fx_alias }}.rate_to_reporting as decimal(18, 2)) end
+    case when abs(cast({{ amount }} as decimal(20, 2)) * {{ fx_alias }}.rate_to_reporting) <= 9999999999999999.99
+        then cast(cast({{ amount }} as decimal(20, 2)) * {{ fx_alias }}.rate_to_reporting as decimal(18, 2)) end
 {%- endmacro %}
 
 {#- The quarantine check of an amount whose conversion does not fit decimal(18, 2). -#}

@@ -6,6 +6,13 @@
     last build by comparing the two. A model's SQL change still needs `dbt build
     --full-refresh` of it, as for any dbt incremental model. -#}
 
+{#- Incremental where the engine can delete rows of a table (delete+insert); on Spark,
+    whose local Parquet tables cannot, the large facts are rebuilt whole each build (a
+    Delta or Iceberg catalog would allow `merge`). -#}
+{% macro incremental_materialization() -%}
+    {{ return('table' if target.type == 'spark' else 'incremental') }}
+{%- endmacro %}
+
 {% macro build_time() -%}
     cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as {{ dbt.type_timestamp() }})
 {%- endmacro %}
@@ -26,7 +33,7 @@
     incremental builds is written whole once. -#}
 {% macro new_or_changed_rows(relation, derived_columns) -%}
 {{ config(
-    materialized='incremental',
+    materialized=incremental_materialization(),
     unique_key=['_delivery_id', '_row_number'],
     incremental_strategy='delete+insert',
     on_schema_change='append_new_columns',
@@ -65,7 +72,7 @@
     model's config and writes its body. -#}
 {% macro latest_conformed_version(checked_model, key_columns, version_column) -%}
 {{ config(
-    materialized='incremental',
+    materialized=incremental_materialization(),
     unique_key=key_columns,
     incremental_strategy='delete+insert',
     on_schema_change='append_new_columns',

@@ -10,6 +10,10 @@
     cast(try_strptime({{ expression }}, '{{ "%d-%b-%Y" if side == "cro" else "%Y-%m-%d" }}') as date)
 {%- endmacro %}
 
+{% macro spark__parse_date(expression, side) -%}
+    to_date(try_to_timestamp({{ expression }}, '{{ "dd-MMM-yyyy" if side == "cro" else "yyyy-MM-dd" }}'))
+{%- endmacro %}
+
 {% macro postgres__parse_date(expression, side) -%}
     case when {{ expression }} ~ '{{ "^\d{2}-[A-Za-z]{3}-\d{4}$" if side == "cro" else "^\d{4}-\d{2}-\d{2}$" }}'
          then to_date({{ expression }}, '{{ "DD-Mon-YYYY" if side == "cro" else "YYYY-MM-DD" }}') end
@@ -26,6 +30,12 @@
 
 {% macro postgres__parse_timestamp_utc(expression) -%}
     (cast({{ expression }} as timestamptz) at time zone 'UTC')
+{%- endmacro %}
+
+{#- Spark's timestamp is an instant shown in the session time zone, which the profile
+    sets to UTC (spark.sql.session.timeZone). -#}
+{% macro spark__parse_timestamp_utc(expression) -%}
+    try_cast({{ expression }} as timestamp)
 {%- endmacro %}
 
 {#- A cast that yields null instead of failing. DuckDB has try_cast; elsewhere the text
@@ -77,7 +87,7 @@
     case
     {%- for column, kind, side in checks %}
         when {{ column }} is not null and {{ parsed(column, kind, side) }} is null
-            then 'invalid_{{ kind }}: {{ column | replace('"', '') }}=''' || {{ column }} || ''''
+            then 'invalid_{{ kind }}: {{ column | replace('"', '') | replace('`', '') }}=' || {{ in_quotes(column) }}
     {%- endfor %}
     end
 {%- endmacro %}
@@ -104,4 +114,34 @@
 
 {% macro postgres__month_label(date_expression) -%}
     to_char({{ date_expression }}, 'YYYY-MM')
+{%- endmacro %}
+
+{% macro spark__month_label(date_expression) -%}
+    date_format({{ date_expression }}, 'yyyy-MM')
+{%- endmacro %}
+
+{#- `expression` between single quotes, as reasons quote offending values (chr(39) is
+    portable; the escaping of a quote inside a literal is not). -#}
+{% macro in_quotes(expression) -%}
+    chr(39) || {{ expression }} || chr(39)
+{%- endmacro %}
+
+{#- A text value as a SQL string literal of the target (Spark escapes with backslashes). -#}
+{% macro text_literal(value) -%}
+    {{ return(adapter.dispatch('text_literal', 'common_ground')(value)) }}
+{%- endmacro %}
+
+{% macro default__text_literal(value) -%}
+    '{{ value | replace("'", "''") }}'
+{%- endmacro %}
+
+{% macro spark__text_literal(value) -%}
+    '{{ value | replace("\\", "\\\\") | replace("'", "\\'") }}'
+{%- endmacro %}
+
+{#- dbt's cast, as model contracts and unit tests use it, with the contracts' `varchar` as
+    Spark spells it (it has no varchar without a length); dbt_project.yml puts this project
+    first in the search order of dbt's macros. -#}
+{% macro spark__cast(field, type) -%}
+    cast({{ field }} as {{ 'string' if type | trim | lower == 'varchar' else type }})
 {%- endmacro %}

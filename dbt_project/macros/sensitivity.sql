@@ -43,7 +43,7 @@
             {%- for feed_side, feed_name, columns in sensitive %}
             when {{ side }} = '{{ feed_side }}' and {{ feed }} = '{{ feed_name }}' then
                 {%- if kind == 'values' %}
-                case when starts_with({{ text }}, '{') then {{ _mask_json_values(text, columns) }}
+                case when left({{ text }}, 1) = '{' then {{ _mask_json_values(text, columns) }}
                     else '*** (unreadable row with CRO-internal fields: see the receipt sent to its sender)' end
                 {%- else %}
                 {{ _mask_quoted_values(text, columns) }}
@@ -57,7 +57,8 @@
 {% macro _mask_json_values(text, columns) -%}
     {%- set masked_text = namespace(sql=text) -%}
     {%- for column in columns -%}
-        {%- set masked_text.sql = "regexp_replace(" ~ masked_text.sql ~ ", '\"" ~ column ~ "\": *\"(?:[^\"\\\\]|\\\\.)*\"', '\"" ~ column ~ "\": \"***\"', 'g')" -%}
+        {%- set pattern = '"' ~ column ~ '": *"(?:[^"\\\\]|\\\\.)*"' -%}
+        {%- set masked_text.sql = replace_all_matches(masked_text.sql, pattern, '"' ~ column ~ '": "***"') -%}
     {%- endfor -%}
     {{ masked_text.sql }}
 {%- endmacro %}
@@ -65,7 +66,23 @@
 {% macro _mask_quoted_values(text, columns) -%}
     {%- set masked_text = namespace(sql=text) -%}
     {%- for column in columns -%}
-        {%- set masked_text.sql = "regexp_replace(" ~ masked_text.sql ~ ", '" ~ column ~ "=(?:''(?:[^''\\\\]|\\\\.)*''|\"(?:[^\"\\\\]|\\\\.)*\")', '" ~ column ~ "=''***''', 'g')" -%}
+        {%- set pattern = column ~ "=(?:'(?:[^'\\\\]|\\\\.)*'|\"(?:[^\"\\\\]|\\\\.)*\")" -%}
+        {%- set masked_text.sql = replace_all_matches(masked_text.sql, pattern, column ~ "='***'") -%}
     {%- endfor -%}
     {{ masked_text.sql }}
+{%- endmacro %}
+
+{#- Every match of the regular expression `pattern` in `text` replaced (both given as
+    plain text, written as literals of the target). -#}
+{% macro replace_all_matches(text, pattern, replacement) -%}
+    {{ return(adapter.dispatch('replace_all_matches', 'common_ground')(text, pattern, replacement)) }}
+{%- endmacro %}
+
+{% macro default__replace_all_matches(text, pattern, replacement) -%}
+    {{ return("regexp_replace(" ~ text ~ ", " ~ text_literal(pattern) ~ ", " ~ text_literal(replacement) ~ ", 'g')") }}
+{%- endmacro %}
+
+{#- Spark's regexp_replace replaces every match; its fourth argument is a position. -#}
+{% macro spark__replace_all_matches(text, pattern, replacement) -%}
+    {{ return("regexp_replace(" ~ text ~ ", " ~ text_literal(pattern) ~ ", " ~ text_literal(replacement) ~ ")") }}
 {%- endmacro %}

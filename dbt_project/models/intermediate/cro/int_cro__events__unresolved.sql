@@ -36,9 +36,9 @@ final as (
         event_id as _quarantine_value,
         case
             when supersedes_event_id = event_id
-                then 'supersedes_itself: event ''' || event_id || ''' names itself in supersedes; '
+                then 'supersedes_itself: event ' || {{ in_quotes('event_id') }} || ' names itself in supersedes; '
                     || 'send it again with the event it corrects'
-            else 'supersede_cycle: event ''' || event_id || ''' is in, or corrects an event in, a loop of '
+            else 'supersede_cycle: event ' || {{ in_quotes('event_id') }} || ' is in, or corrects an event in, a loop of '
                 || 'events superseding one another; send a correction of one event of the loop naming the event it really corrects'
         end as _quarantine_reason
     from resolved

@@ -8,7 +8,7 @@
     conformed since the last. -#}
 {%- set study = ['cro_id', 'cro_study_ref'] %}
 {{ config(
-    materialized='incremental',
+    materialized=incremental_materialization(),
     unique_key=['cro_id', 'event_id'],
     incremental_strategy='delete+insert',
     on_schema_change='append_new_columns',

@@ -1,5 +1,7 @@
 {#- Monthly FX rates from the dictionary, as the factor that turns an amount in
-    `currency_code` into the reporting currency (var reporting_currency). -#}
+    `currency_code` into the reporting currency (var reporting_currency). A decimal of
+    fixed scale on every engine: DuckDB divides decimals as doubles, and a rate of
+    1.12999999... rounds 1237.50 EUR to 1398.37 where every other engine gives 1398.38. -#}
 with rates as (
     select
         currency_code,
@@ -20,7 +22,7 @@ final as (
         rates.month_start,
         rates.rate_to_usd,
         '{{ var("reporting_currency") }}' as reporting_currency,
-        rates.rate_to_usd / reporting.reporting_rate_to_usd as rate_to_reporting
+        cast(rates.rate_to_usd / reporting.reporting_rate_to_usd as decimal(18, 10)) as rate_to_reporting
     from rates
     inner join reporting
         on rates.month_start = reporting.month_start

@@ -36,7 +36,7 @@ final as (
         releases.released_by as left_by,
         releases.reason as left_reason,
         releases.superseded_by,
-        {{ dbt.datediff('ever_held.ingested_at', 'coalesce(releases.released_at, ' ~ build_time() ~ ')', 'day') }}
+        {{ days_between('ever_held.ingested_at', 'coalesce(releases.released_at, ' ~ build_time() ~ ')') }}
             as days_held
     from ever_held
     left join releases on releases.delivery_id = ever_held.delivery_id

@@ -35,11 +35,11 @@ final as (
         last_loaded_extract_at,
         deliveries_held,
         oldest_held_at,
-        {{ dbt.datediff('last_received_at', build_time(), 'hour') }} as hours_since_received,
-        {{ dbt.datediff('last_loaded_at', build_time(), 'hour') }} as hours_since_loaded,
-        {{ dbt.datediff('oldest_held_at', build_time(), 'hour') }} as hours_oldest_held,
+        {{ hours_between('last_received_at', build_time()) }} as hours_since_received,
+        {{ hours_between('last_loaded_at', build_time()) }} as hours_since_loaded,
+        {{ hours_between('oldest_held_at', build_time()) }} as hours_oldest_held,
         {{ var('source_silence_days') }} as silence_window_days,
-        {{ dbt.datediff('last_received_at', build_time(), 'hour') }}
+        {{ hours_between('last_received_at', build_time()) }}
             > 24 * {{ var('source_silence_days') }} as is_stale
     from by_feed
 )

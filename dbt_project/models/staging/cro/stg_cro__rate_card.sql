@@ -6,21 +6,21 @@ renamed as (
     select
         -- ids
         _cro_id as cro_id,
-        "RateCode" as rate_code,
-        "Description" as rate_description,
-        "Unit" as unit,
-        nullif(trim("ExceptionRef"), '') as exception_ref,
+        {{ adapter.quote('RateCode') }} as rate_code,
+        {{ adapter.quote('Description') }} as rate_description,
+        {{ adapter.quote('Unit') }} as unit,
+        nullif(trim({{ adapter.quote('ExceptionRef') }}), '') as exception_ref,
         -- amounts
-        {{ parse_decimal('"UnitPrice"') }} as unit_price,
-        "Currency" as currency,
+        {{ parse_decimal(adapter.quote('UnitPrice')) }} as unit_price,
+        {{ adapter.quote('Currency') }} as currency,
         -- validity
-        {{ parse_date('"ValidFrom"', 'cro') }} as valid_from,
-        {{ parse_date('"ValidTo"', 'cro') }} as valid_to,
+        {{ parse_date(adapter.quote('ValidFrom'), 'cro') }} as valid_from,
+        {{ parse_date(adapter.quote('ValidTo'), 'cro') }} as valid_to,
         -- the first value that does not parse, held as the quarantine reason
         {{ cast_error([
-            ('"UnitPrice"', 'decimal', none),
-            ('"ValidFrom"', 'date', 'cro'),
-            ('"ValidTo"', 'date', 'cro')
+            (adapter.quote('UnitPrice'), 'decimal', none),
+            (adapter.quote('ValidFrom'), 'date', 'cro'),
+            (adapter.quote('ValidTo'), 'date', 'cro')
         ]) }} as _cast_error,
         {{ lineage_columns() }}
     from source

@@ -12,7 +12,7 @@ import sys
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-from cg_evidence.pack import sha256_of
+from orchestration.ingest.deliveries import file_sha256
 from orchestration.settings import Settings
 from orchestration.warehouse import connect
 
@@ -39,7 +39,7 @@ def rebuild(settings: Settings, workdir: Path, as_of: date, known_on: date | Non
     landing = workdir / "landing"
     deliveries = deliveries_to_replay(settings, known_on)
     for source, file_name, sha256, archived in deliveries:
-        if sha256_of(archived) != sha256:
+        if file_sha256(archived) != sha256:
             raise RuntimeError(f"the archive copy {archived} no longer has the bytes the ledger recorded ({sha256}): "
                                "restore the archive before rebuilding")
         (landing / source).mkdir(parents=True, exist_ok=True)

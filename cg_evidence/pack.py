@@ -5,12 +5,12 @@ access to the warehouse."""
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import shutil
 from pathlib import Path
 
 from cg_evidence.query import Table
+from orchestration.ingest.deliveries import file_sha256
 
 MANIFEST = "manifest.json"
 RECORDS = "records.csv"
@@ -19,14 +19,6 @@ KPI_ROWS = "kpi.csv"
 
 class PackError(Exception):
     """The pack cannot be written as asked."""
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_pack(folder: Path, about: dict, kpi: Table, records: Table, deliveries: list[tuple[str, str, str, str]]) -> Path:
@@ -40,14 +32,14 @@ def write_pack(folder: Path, about: dict, kpi: Table, records: Table, deliveries
     files = []
     for delivery_id, source, sha256, archive_path in sorted(deliveries):
         archived = Path(archive_path)
-        if not archived.is_file() or sha256_of(archived) != sha256:
+        if not archived.is_file() or file_sha256(archived) != sha256:
             raise PackError(f"the archived file of {delivery_id} at {archived} is missing or its bytes changed: "
                             "the archive must be restored before this pack can be written")
         copy = Path("files") / source / archived.name
         (folder / copy).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(archived, folder / copy)
         files.append({"path": copy.as_posix(), "sha256": sha256, "delivery_id": delivery_id})
-    entries = [{"path": name, "sha256": sha256_of(folder / name)} for name in (KPI_ROWS, RECORDS)]
+    entries = [{"path": name, "sha256": file_sha256(folder / name)} for name in (KPI_ROWS, RECORDS)]
     manifest = {**about, "files": entries + files}
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return folder / MANIFEST
@@ -72,7 +64,7 @@ def verify_pack(folder: Path) -> list[str]:
         path = folder / entry["path"]
         if not path.is_file():
             problems.append(f"{entry['path']}: missing")
-        elif (actual := sha256_of(path)) != entry["sha256"]:
+        elif (actual := file_sha256(path)) != entry["sha256"]:
             problems.append(f"{entry['path']}: SHA-256 {actual} where the manifest says {entry['sha256']}")
     delivered = {entry["sha256"] for entry in manifest["files"] if "delivery_id" in entry}
     records = folder / RECORDS

@@ -70,9 +70,9 @@
             pairs.*,
             old_rows.record_key,
             'row_removed' as change_type,
-            cast(null as varchar) as column_name,
+            cast(null as {{ dbt.type_string() }}) as column_name,
             old_rows.record_values as old_value,
-            cast(null as varchar) as new_value
+            cast(null as {{ dbt.type_string() }}) as new_value
         from {{ feed_rows }}_pairs as pairs
         inner join {{ feed_rows }} as old_rows
             on pairs.previous_delivery_id = old_rows._delivery_id
@@ -85,8 +85,8 @@
             pairs.*,
             new_rows.record_key,
             'row_added' as change_type,
-            cast(null as varchar) as column_name,
-            cast(null as varchar) as old_value,
+            cast(null as {{ dbt.type_string() }}) as column_name,
+            cast(null as {{ dbt.type_string() }}) as old_value,
             new_rows.record_values as new_value
         from {{ feed_rows }}_pairs as pairs
         inner join {{ feed_rows }} as new_rows
@@ -101,7 +101,7 @@
 {#- `column=value; column=value` over delivered text columns, empty values as ''. -#}
 {% macro labelled_values(columns) -%}
     {%- for column in columns -%}
-        '{{ column }}=' || coalesce(cast({{ adapter.quote(column) }} as varchar), '')
+        '{{ column }}=' || coalesce(cast({{ adapter.quote(column) }} as {{ dbt.type_string() }}), '')
         {%- if not loop.last %} || '; ' || {% endif -%}
     {%- endfor -%}
 {%- endmacro %}
@@ -109,6 +109,6 @@
 {#- A CRO event as the audit trail shows it: its type, when it happened and was recorded. -#}
 {% macro event_values(alias) -%}
     'type=' || coalesce({{ alias }}.cro_event_type, '')
-    || '; at=' || coalesce(cast({{ alias }}.occurred_at as varchar), '')
-    || '; recorded_at=' || coalesce(cast({{ alias }}.recorded_at as varchar), '')
+    || '; at=' || coalesce(cast({{ alias }}.occurred_at as {{ dbt.type_string() }}), '')
+    || '; recorded_at=' || coalesce(cast({{ alias }}.recorded_at as {{ dbt.type_string() }}), '')
 {%- endmacro %}

@@ -56,7 +56,7 @@ final as (
             end
         end as unpaid_bucket,
         case
-            when not classified.is_counted then 'not_payable_yet: payable on ' || coalesce(cast(classified.payable_date as varchar), 'no date') || ', after the as-of date'
+            when not classified.is_counted then 'not_payable_yet: payable on ' || coalesce(cast(classified.payable_date as {{ dbt.type_string() }}), 'no date') || ', after the as-of date'
         end as exclusion_reason,
         -- lineage
         ledger.source,

@@ -48,8 +48,8 @@ final as (
         judged.is_due and judged.sdv_date_known is null as is_open_overdue,
         case
             when not judged.is_ctq then 'not_ctq: ' || judged.visit_code || ' is not a critical-to-quality visit'
-            when not judged.is_counted then 'after_as_of: visit on ' || cast(judged.visit_date as varchar) || ', after the as-of date'
-            when not judged.is_due then 'not_yet_due: SLA of {{ sla }} days from ' || cast(judged.visit_date as varchar) || ' not over at the as-of date'
+            when not judged.is_counted then 'after_as_of: visit on ' || cast(judged.visit_date as {{ dbt.type_string() }}) || ', after the as-of date'
+            when not judged.is_due then 'not_yet_due: SLA of {{ sla }} days from ' || cast(judged.visit_date as {{ dbt.type_string() }}) || ' not over at the as-of date'
         end as exclusion_reason,
         -- lineage
         ledger.source,

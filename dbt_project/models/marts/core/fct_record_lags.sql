@@ -8,7 +8,7 @@
     conformed since the last (the pre-hook forgets their counts first, so a delivery none
     of whose records is accepted any longer is gone). -#}
 {{ config(
-    materialized='incremental',
+    materialized=incremental_materialization(),
     unique_key=['feed', 'delivery_id'],
     incremental_strategy='delete+insert',
     on_schema_change='append_new_columns',

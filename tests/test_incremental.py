@@ -26,10 +26,10 @@ INCREMENTAL = [
     "int_cro__events__checked", "int_cro__events_effective", "int_cro__accruals__checked", "int_cro__accruals",
 ]
 # when a row was loaded or built, not what it says; and the governance marts' ages of
-# deliveries, which are wall-clock times of ingestion
+# deliveries and when the audit trail saw a change, which are wall-clock times of ingestion
 VOLATILE = {
     "_built_at", "_loaded_at", "last_received_at", "last_loaded_at", "oldest_held_at", "hours_since_received",
-    "hours_since_loaded", "hours_oldest_held", "is_stale", "held_at", "left_at", "days_held",
+    "hours_since_loaded", "hours_oldest_held", "is_stale", "held_at", "left_at", "days_held", "seen_at",
 }
 
 

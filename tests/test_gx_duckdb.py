@@ -114,11 +114,7 @@ print(json.dumps(duckdb_engine.Dialect().identifier_preparer.quote("at")))
 def test_gx_as_shipped_still_needs_each_workaround(defect, tmp_path):
     """If this fails, GX fixed the defect: remove its workaround from gx_duckdb.py."""
     database = str(tmp_path / "shipped.duckdb")
-    # a script file, not `python -c`: with pyspark installed (the engine tests), the same
-    # code run as `python -c` exits with status 0 before printing anything
-    script = tmp_path / "shipped_gx.py"
-    script.write_text(SHIPPED_GX)
-    run = subprocess.run([sys.executable, str(script), database], capture_output=True, text=True, timeout=300)
+    run = subprocess.run([sys.executable, "-c", SHIPPED_GX, database], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     errors, no_regex, quoted_at = (json.loads(line) for line in run.stdout.strip().splitlines()[-3:])
     if defect == "unbuffered result":

@@ -18,8 +18,9 @@ KPI_FIXTURE = PROJECT_ROOT / "tests" / "fixtures" / "kpi"
 
 
 VOLATILE = {"_delivery_id", "_built_at", "extract_at", "first_seen_at", "last_seen_at",  # when a file arrived or was built, not what it said
-            # source_freshness: wall-clock times of ingestion and of the build
-            "last_received_at", "last_loaded_at", "oldest_held_at", "hours_since_received", "hours_since_loaded", "hours_oldest_held"}
+            # source_freshness and the audit trail: wall-clock times of ingestion and of the build
+            "last_received_at", "last_loaded_at", "oldest_held_at", "hours_since_received", "hours_since_loaded", "hours_oldest_held",
+            "seen_at"}
 
 
 def marts(warehouse: Path) -> dict[str, list]:

@@ -266,4 +266,6 @@ def test_internal_cost_stays_in_cro_audience_models(warehouse):
         "select table_name from information_schema.columns where table_schema = 'marts' "
         "and lower(column_name) like '%internal_cost%' order by table_name",
     )
-    assert sponsor_facing == [("fct_accruals",)]
+    # the accruals and the records of accrual coverage's evidence, both marked cro_internal
+    # (what each audience is published is tested in test_leaks.py)
+    assert sponsor_facing == [("evidence_accrual_coverage",), ("fct_accruals",)]

@@ -11,8 +11,7 @@ from orchestration.ingest.loader import Outcome, ensure_warehouse, ingest_feed
 from orchestration.warehouse import connect
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-SHARED = PROJECT_ROOT.parent / "shared"
-FEED_EXAMPLES = SHARED / "feed-examples"
+FEED_EXAMPLES = PROJECT_ROOT / "tests" / "fixtures" / "feed-examples"  # copied from shared/feed-examples
 
 
 def write_delivery(landing: Path, source: str, file_name: str, content: str | bytes) -> Path:

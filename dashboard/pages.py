@@ -73,6 +73,18 @@ def line_chart(frame: pd.DataFrame, title: str, x: str, x_title: str, y: str, y_
     st.altair_chart(chart, use_container_width=True)
 
 
+def monthly_bars_per_sender(frame: pd.DataFrame, title: str, y: str, y_title: str, color: str, color_title: str) -> None:
+    """Bars by month of extract, one beside the other per sender."""
+    chart = alt.Chart(frame, title=title).mark_bar().encode(
+        x=alt.X("month:O", title="Month of extract (YYYY-MM)"),
+        xOffset=alt.XOffset("source:N"),
+        y=alt.Y(y, title=y_title),
+        color=alt.Color(f"{color}:N", title=color_title),
+        tooltip=list(frame.columns),
+    )
+    st.altair_chart(chart, use_container_width=True)
+
+
 # Portfolio ----------------------------------------------------------------------------
 
 
@@ -228,25 +240,13 @@ def governance(view: PublishedBuild) -> None:
     quality = queries.data_quality(view, source)
     if not quality.empty:
         accepted = quality.groupby(["source", "month"], as_index=False)[["rows_accepted", "rows_quarantined"]].sum()
-        chart = alt.Chart(accepted, title="Rows accepted per sender, by month of extract").mark_bar().encode(
-            x=alt.X("month:O", title="Month of extract (YYYY-MM)"),
-            xOffset=alt.XOffset("source:N"),
-            y=alt.Y("rows_accepted:Q", title="Rows accepted (records)"),
-            color=alt.Color("source:N", title="Sender"),
-            tooltip=list(accepted.columns),
-        )
-        st.altair_chart(chart, use_container_width=True)
+        monthly_bars_per_sender(accepted, "Rows accepted per sender, by month of extract",
+                                "rows_accepted:Q", "Rows accepted (records)", "source", "Sender")
     show_table("Deliveries and rows per sender, feed and month", quality, "data_quality")
     held = queries.quarantined_by_reason(view, source)
     if not held.empty:
-        chart = alt.Chart(held, title="Rows held by reason, by month of extract (bars side by side per sender)").mark_bar().encode(
-            x=alt.X("month:O", title="Month of extract (YYYY-MM)"),
-            xOffset=alt.XOffset("source:N"),
-            y=alt.Y("sum(rows_held):Q", title="Rows held (records)"),
-            color=alt.Color("rule:N", title="Reason (rule)"),
-            tooltip=list(held.columns),
-        )
-        st.altair_chart(chart, use_container_width=True)
+        monthly_bars_per_sender(held, "Rows held by reason, by month of extract (bars side by side per sender)",
+                                "sum(rows_held):Q", "Rows held (records)", "rule", "Reason (rule)")
     show_table("Rows held by reason", held, "quarantined_by_reason")
     show_table("Mapping gaps", queries.governance_table(view, "mapping_gaps", source), "mapping_gaps")
     show_table("Held deliveries", queries.governance_table(view, "held_deliveries", source), "held_deliveries")

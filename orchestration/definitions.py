@@ -4,7 +4,8 @@ import dagster as dg
 
 from orchestration.assets.api import build_api_pull_asset, build_api_resources
 from orchestration.assets.audit import audit_tables
-from orchestration.assets.dbt import dbt_asset_definitions, model_gate_checks
+from orchestration.assets.dbt import MANIFEST, dbt_asset_definitions, model_gate_checks
+from orchestration.assets.engine import build_handoff_assets
 from orchestration.assets.publish import publish_assets
 from orchestration.assets.raw import raw_assets
 from orchestration.freshness import sources_fresh
@@ -26,7 +27,7 @@ refresh_all = dg.define_asset_job(
 )
 
 defs = dg.Definitions(
-    assets=[*raw_assets, audit_tables, *dbt_asset_definitions, *publish_assets, *api_pull_assets],
+    assets=[*raw_assets, audit_tables, *build_handoff_assets(settings.engine, MANIFEST), *dbt_asset_definitions, *publish_assets, *api_pull_assets],
     asset_checks=[*model_gate_checks, sources_fresh],
     jobs=[refresh_all, as_of_dependent_marts, release_held_delivery],
     schedules=[daily_refresh, *build_api_pull_schedule(api_pull_assets)],

@@ -15,7 +15,7 @@ from functools import cache
 import dagster as dg
 import yaml
 
-from orchestration.resources import WarehouseResource
+from orchestration.resources import EngineResource, WarehouseResource
 from orchestration.settings import DBT_PROJECT_DIR
 from orchestration.warehouse import POOL
 
@@ -36,14 +36,16 @@ def raw_freshness_policy() -> dg.FreshnessPolicy:
     asset=SOURCE_FRESHNESS, blocking=False, pool=POOL,
     description="Warns naming each source and feed silent past the governed window (dbt var source_silence_days).",
 )
-def sources_fresh(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    with warehouse.connect(read_only=True) as con:
+def sources_fresh(warehouse: WarehouseResource, engine: EngineResource) -> dg.AssetCheckResult:
+    with warehouse.connect(read_only=True) as con, engine.model_rows() as models:
+        models.stage(con, "source_freshness_rows", '"marts"."source_freshness"')  # on PostgreSQL, fetched into DuckDB
         rows = con.execute(
             """
             select source, feed, hours_since_received, deliveries_held, is_stale
-            from marts.source_freshness order by source, feed
+            from source_freshness_rows order by source, feed
             """
         ).fetchall()
+        models.release(con, "source_freshness_rows")
     stale = [f"{source}/{feed}: nothing for {hours} h" for source, feed, hours, _, is_stale in rows if is_stale]
     held = [f"{source}/{feed}: {count} held" for source, feed, _, count, _ in rows if count]
     return dg.AssetCheckResult(

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 from dagster_dbt import DbtCliResource
 
+from orchestration.engines import ModelRows, mirror_from_postgres, postgres_connection, require_dagster_engine
 from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, Settings
 from orchestration.warehouse import connect
 
@@ -57,11 +61,50 @@ class WarehouseResource(dg.ConfigurableResource):
         return connect(Path(self.path), read_only=read_only)
 
 
+class EngineResource(dg.ConfigurableResource):
+    """The engine dbt builds on (`CG_ENGINE`): `duckdb`, the warehouse file itself, or
+    `postgres`, reached with the CG_PG_* settings that dbt uses too."""
+
+    engine: str
+
+    def postgres(self):
+        return postgres_connection()
+
+    @contextmanager
+    def model_rows(self) -> Iterator[ModelRows]:
+        """Where the gates read the models' rows (orchestration/engines.py)."""
+        require_dagster_engine(self.engine)
+        if self.engine == "duckdb":
+            yield ModelRows()
+            return
+        pg_con = self.postgres()
+        try:
+            yield ModelRows(pg_con)
+        finally:
+            pg_con.close()
+
+    @contextmanager
+    def warehouse_to_publish(self, warehouse: Path, relations: Iterable[str]) -> Iterator[Path]:
+        """The DuckDB file the publish writer reads: the warehouse itself, or (PostgreSQL)
+        a temporary mirror of the `relations` and the delivery ledger."""
+        require_dagster_engine(self.engine)
+        if self.engine == "duckdb":
+            yield warehouse
+            return
+        pg_con = self.postgres()
+        try:
+            with tempfile.TemporaryDirectory(prefix="cg-publish-") as folder:
+                yield mirror_from_postgres(pg_con, warehouse, relations, Path(folder) / "mirror.duckdb")
+        finally:
+            pg_con.close()
+
+
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     return {
         "landing": LandingResource(landing_dir=str(settings.landing_dir), archive_dir=str(settings.archive_dir)),
         "warehouse": WarehouseResource(path=str(settings.warehouse)),
         "gates": QualityGatesResource(docs_dir=str(settings.quality_docs_dir)),
         "publish": PublishResource(publish_dir=str(settings.publish_dir)),
+        "engine": EngineResource(engine=settings.engine),
         "dbt": DbtCliResource(project_dir=str(DBT_PROJECT_DIR), dbt_executable=DBT_EXECUTABLE),
     }

@@ -144,7 +144,8 @@ def built_from(asset_graph, keys: list[dg.AssetKey]) -> list[dg.AssetKey]:
 def _rebuilt_after(parent: dg.AssetKey, child) -> bool:
     if not child.is_materializable:
         return False
-    return not (parent.path[0] == "audit" and READS_LEDGER_LIVE_TAG in child.tags)
+    # audit/<table>, or postgres/audit/<table> when dbt builds on PostgreSQL
+    return not (parent.path[-2:-1] == ["audit"] and READS_LEDGER_LIVE_TAG in child.tags)
 
 
 def build_delivery_sensor(side: str) -> dg.SensorDefinition:

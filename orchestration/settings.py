@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from orchestration.engines import engine_from_env
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 # the dbt of this interpreter's environment, whether or not the environment is activated
@@ -54,6 +56,7 @@ class Settings:
     quality_docs_dir: Path = PROJECT_ROOT / "data" / "quality_docs"  # GX Data Docs of every gate run
     publish_dir: Path = PROJECT_ROOT / "data" / "published"  # each audience's read-only view
     cro_apis: tuple[tuple[str, str], ...] = ()  # (cro_id, base_url) of CROs that deliver events by API
+    engine: str = "duckdb"  # CG_ENGINE: where dbt builds (README, "Outgrowing one machine")
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -70,6 +73,7 @@ class Settings:
             quality_docs_dir=_path_from_env("CG_QUALITY_DOCS_DIR", "data/quality_docs"),
             publish_dir=_path_from_env("CG_PUBLISH_DIR", "data/published"),
             cro_apis=tuple(_cro_apis_from_env().items()),
+            engine=engine_from_env(),
         )
 
     def dbt_env(self) -> dict[str, str]:
@@ -78,4 +82,5 @@ class Settings:
             "CG_WAREHOUSE": str(self.warehouse),
             "CG_AS_OF": self.as_of.isoformat() if self.as_of else "",
             "CG_REPORTING_CURRENCY": self.reporting_currency,
+            "CG_ENGINE": self.engine,
         }

@@ -19,12 +19,9 @@ shares the session and its Derby metastore).
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
-import socket
 import subprocess
-import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -33,10 +30,13 @@ import duckdb
 import pytest
 
 from orchestration.contract import load_contract
-from orchestration.engines import copy_to_postgres, publish_to_spark
+from orchestration.engines import copy_to_postgres, fetch_from_postgres, publish_to_spark
 from orchestration.ingest.loader import ensure_warehouse
 from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR
 from orchestration.warehouse import connect
+from workshop.engines import PostgresMissing, create_database, mart_columns, normalized, pg_connect, postgres_bin, private_postgres
+from workshop.engines import duckdb_marts as duckdb_marts_of
+from workshop.engines import postgres_marts as postgres_marts_of
 
 from conftest import PROJECT_ROOT, ingest_everything
 
@@ -50,8 +50,6 @@ EXTRA_ACCRUALS = "\n".join([
     "ACM-0001,2026-05,A-NOPE,1.0,100.00,EUR,50.00,2026-06-29T10:00:00+02:00",
     "ACM-0001,2026-05,A-MON-OSV-PL,1.0,\"12,50\",EUR,50.00,2026-06-29T10:00:00+02:00",
 ]) + "\n"
-# Wall-clock columns (the time of each build), not data: left out of the comparison.
-BUILD_TIME_COLUMNS = {"_built_at", "days_held", "hours_since_received", "hours_since_loaded", "hours_oldest_held", "is_stale"}
 
 
 @pytest.fixture(scope="module")
@@ -88,50 +86,17 @@ def dbt_build(monkeypatch, engine: str, env: dict[str, str]) -> None:
     assert result.success, f"dbt build on {engine} failed: {failed or result.exception}"
 
 
-# --- PostgreSQL: a private cluster, as the postgres user when run as root -------------
-
-def _postgres_bin() -> Path:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
-    if not found:
-        pytest.fail("PostgreSQL is not installed: run `make test` (it installs it) or `apt-get install postgresql`")
-    return Path(found[-1]).parent
-
-
-def _as_postgres_user(command: list[str]) -> list[str]:
-    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
+# --- PostgreSQL: a private cluster (workshop/engines.py) ----------------------------
 
 @pytest.fixture(scope="module")
 def postgres():
-    """A running PostgreSQL server with an empty database; yields the CG_PG_* settings.
-    Its folder is not under pytest's, which only root may enter."""
-    bin_dir, folder, port = _postgres_bin(), Path(tempfile.mkdtemp(prefix="cg-postgres-")), _free_port()
-    if os.geteuid() == 0:
-        shutil.chown(folder, "postgres")
-    data = folder / "data"
-    run = lambda *command: subprocess.run(_as_postgres_user([str(bin_dir / command[0]), *command[1:]]), check=True, capture_output=True)  # noqa: E731
-    run("initdb", "-D", str(data), "-U", "common_ground", "--auth=trust", "-E", "UTF8")
-    run("pg_ctl", "-D", str(data), "-l", str(folder / "server.log"), "-w", "start",
-        "-o", f"-p {port} -k {folder} -c listen_addresses=127.0.0.1")
+    """A running PostgreSQL server with an empty database; yields the CG_PG_* settings."""
     try:
-        run("createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "common_ground", "common_ground")
-        yield {"CG_PG_HOST": "127.0.0.1", "CG_PG_PORT": str(port), "CG_PG_USER": "common_ground", "CG_PG_DATABASE": "common_ground"}
-    finally:
-        run("pg_ctl", "-D", str(data), "-m", "fast", "-w", "stop")
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def _pg_connect(settings):
-    import psycopg2
-
-    return psycopg2.connect(host=settings["CG_PG_HOST"], port=settings["CG_PG_PORT"],
-                            user=settings["CG_PG_USER"], dbname=settings["CG_PG_DATABASE"])
+        postgres_bin()
+    except PostgresMissing as missing:
+        pytest.fail(str(missing))
+    with private_postgres() as settings:
+        yield settings
 
 
 # --- Spark: one local session for the module ---------------------------------------
@@ -168,56 +133,26 @@ def spark(tmp_path_factory):
 
 # --- one build per engine, and its marts ---------------------------------------------
 
-def _mart_columns(duck_path: Path) -> dict[str, list[str]]:
-    with duckdb.connect(str(duck_path), read_only=True) as con:
-        rows = con.execute(
-            "select table_name, column_name from information_schema.columns "
-            "where table_schema = 'marts' order by table_name, ordinal_position"
-        ).fetchall()
-    columns: dict[str, list[str]] = {}
-    for table, column in rows:
-        if column not in BUILD_TIME_COLUMNS:
-            columns.setdefault(table, []).append(column)
-    return columns
-
-
-def _normalized(rows) -> list[tuple]:
-    def value(item):
-        return round(item, 9) if isinstance(item, float) else item
-    return sorted((tuple(value(item) for item in row) for row in rows), key=lambda row: [(v is None, str(v)) for v in row])
-
-
 @pytest.fixture(scope="module")
 def duckdb_marts(ingested, tmp_path_factory):
     built = tmp_path_factory.mktemp("duckdb") / "warehouse.duckdb"
     shutil.copyfile(ingested, built)
     with pytest.MonkeyPatch.context() as patch:
         dbt_build(patch, "duckdb", {"CG_WAREHOUSE": str(built)})
-    columns = _mart_columns(built)
-    with duckdb.connect(str(built), read_only=True) as con:
-        return {table: _normalized(con.execute(f"select {', '.join(cols)} from marts.{table}").fetchall())
-                for table, cols in columns.items()}, columns
+    columns = mart_columns(built)
+    return duckdb_marts_of(built, columns), columns
 
 
 @pytest.fixture(scope="module")
 def postgres_marts(ingested, postgres, duckdb_marts):
-    pg = _pg_connect(postgres)
+    pg = pg_connect(postgres)
     with connect(ingested, read_only=True) as duck:
         copied = copy_to_postgres(duck, pg)
     pg.close()
     assert copied["raw.cro__accruals"] == 4 + 11  # the fixture's 4 rows and the extra 11 (one quarantined)
     with pytest.MonkeyPatch.context() as patch:
         dbt_build(patch, "postgres", postgres)
-    pg = _pg_connect(postgres)
-    try:
-        with pg.cursor() as cursor:
-            marts = {}
-            for table, cols in duckdb_marts[1].items():
-                cursor.execute(f"select {', '.join(cols)} from marts.{table}")
-                marts[table] = _normalized(cursor.fetchall())
-            return marts
-    finally:
-        pg.close()
+    return postgres_marts_of(postgres, duckdb_marts[1])
 
 
 @pytest.fixture(scope="module")
@@ -228,7 +163,7 @@ def spark_marts(ingested, spark, duckdb_marts):
     assert "raw.cro__accruals" in registered and (folder / "raw_zone" / "raw" / "cro__accruals" / "part-0.parquet").exists()
     with pytest.MonkeyPatch.context() as patch:
         dbt_build(patch, "spark", {"CG_SPARK_WAREHOUSE_DIR": str(folder / "warehouse")})
-    return {table: _normalized(tuple(row) for row in session.sql(f"select {', '.join(cols)} from marts.{table}").collect())
+    return {table: normalized(tuple(row) for row in session.sql(f"select {', '.join(cols)} from marts.{table}").collect())
             for table, cols in duckdb_marts[1].items()}
 
 
@@ -272,6 +207,23 @@ EXPECTED_HELD = sorted([
 ])
 
 
+def test_marts_read_back_from_postgres_are_the_marts_postgres_built(postgres, postgres_marts, duckdb_marts):
+    """What the conformed and mart gates and the publish assets read under Dagster on
+    PostgreSQL (`fetch_from_postgres`: one COPY to CSV and back into DuckDB, the column
+    types spelled the DuckDB way): every mart, empty texts, nulls and decimals included."""
+    pg, duck = pg_connect(postgres), duckdb.connect()
+    try:
+        read_back = {}
+        for table, columns in duckdb_marts[1].items():
+            fetch_from_postgres(pg, duck, f'"marts"."{table}"', f"read_back__{table}")
+            read_back[table] = normalized(duck.execute(f"select {', '.join(columns)} from read_back__{table}").fetchall())
+    finally:
+        pg.close()
+        duck.close()
+    assert sum(map(len, read_back.values())) > 0
+    assert [table for table in postgres_marts if read_back[table] != postgres_marts[table]] == []
+
+
 def test_production_instance_keeps_runs_in_postgres_and_queues_them(postgres, tmp_path, monkeypatch):
     """deploy/dagster.yaml on a real PostgreSQL server: a run materialized through that
     instance is recorded in PostgreSQL (a second instance from the same file sees it), and
@@ -280,11 +232,7 @@ def test_production_instance_keeps_runs_in_postgres_and_queues_them(postgres, tm
     from dagster._core.run_coordinator import QueuedRunCoordinator
     from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage
 
-    pg = _pg_connect(postgres)
-    pg.autocommit = True
-    with pg.cursor() as cursor:
-        cursor.execute("create database dagster")
-    pg.close()
+    create_database(postgres, "dagster")
     for name, value in {"DAGSTER_PG_HOST": postgres["CG_PG_HOST"], "DAGSTER_PG_PORT": postgres["CG_PG_PORT"],
                         "DAGSTER_PG_USER": postgres["CG_PG_USER"], "DAGSTER_PG_PASSWORD": "", "DAGSTER_PG_DB": "dagster"}.items():
         monkeypatch.setenv(name, value)

@@ -20,6 +20,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from orchestration.assets.engine import engine_source_key
 from orchestration.gates.checks import build_model_gate_checks
 from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, Settings
 from orchestration.warehouse import POOL
@@ -68,6 +69,7 @@ def _newest_project_file(project_dir: Path) -> float:
 DBT_ENV = Settings.from_env().dbt_env()
 os.environ.update(DBT_ENV)  # dbt runs as a subprocess and reads these
 MANIFEST = prepare_manifest(dbt_project, DBT_ENV)
+TARGET_ENGINE = DBT_ENV["CG_ENGINE"]
 
 LAYER_GROUPS = {"staging": "staging", "intermediate": "conform", "marts": "marts"}
 
@@ -84,8 +86,9 @@ def _reads_ledger_live(dbt_resource_props: Mapping[str, Any]) -> bool:
 class CommonGroundTranslator(DagsterDbtTranslator):
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
-            # raw.<side>__<feed> is produced by the ingestion asset of the same key
-            return dg.AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
+            # raw.<side>__<feed> is produced by the ingestion asset of the same key (on
+            # PostgreSQL, by its hand-over: orchestration/assets/engine.py)
+            return engine_source_key(TARGET_ENGINE, dg.AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]]))
         if dbt_resource_props["resource_type"] == "seed":
             return dg.AssetKey(["dictionary", dbt_resource_props["name"]])
         layer = dbt_resource_props["fqn"][1]
@@ -98,7 +101,7 @@ class CommonGroundTranslator(DagsterDbtTranslator):
         # that depends on it, after every delivery would rebuild the whole project.
         condition = dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
         if _reads_ledger_live(dbt_resource_props):
-            return condition.ignore(dg.AssetSelection.key_prefixes("audit"))
+            return condition.ignore(dg.AssetSelection.key_prefixes("audit", engine_source_key(TARGET_ENGINE, dg.AssetKey("audit")).path))
         return condition
 
     def get_tags(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, str]:

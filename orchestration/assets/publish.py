@@ -15,7 +15,7 @@ import dagster as dg
 from orchestration.assets.dbt import MANIFEST, TRANSLATOR, relation_for_model
 from orchestration.publish.policy import audience_kinds, audiences, load_policy, models_for, published_tables
 from orchestration.publish.writer import BuildContext, cro_ids, publish_audience
-from orchestration.resources import PublishResource, WarehouseResource
+from orchestration.resources import EngineResource, PublishResource, WarehouseResource
 from orchestration.warehouse import POOL, naive_utc
 
 PUBLISH_GROUP = "published"
@@ -35,17 +35,21 @@ def build_publish_asset(kind: str, manifest: dict, policy: dict) -> dg.AssetsDef
         automation_condition=dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed(),
         description=f"{rules['description'].strip()} Tables: {', '.join(node['name'] for node in models)}.",
     )
-    def _publish(context: dg.AssetExecutionContext, warehouse: WarehouseResource, publish: PublishResource):
-        build = BuildContext(
-            warehouse=Path(warehouse.path),
-            publish_dir=publish.publish_path,
-            run_id=context.run_id,
-            built_at=naive_utc(datetime.now(timezone.utc)),
-            as_of_relation=relation_for_model("int_as_of_date"),
-            retention_days=policy["retention_days"],
-        )
-        cros = cro_ids(build.warehouse, relation_for_model("dim_study")) if rules.get("per_cro") else []
-        builds = [publish_audience(audience, build) for audience in audiences(manifest, policy, kind, cros)]
+    def _publish(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, publish: PublishResource, engine: EngineResource
+    ):
+        read = [*(table.relation for table in published_tables(kind, manifest, policy)), *map(relation_for_model, ("int_as_of_date", "dim_study"))]
+        with engine.warehouse_to_publish(Path(warehouse.path), read) as source:
+            build = BuildContext(
+                warehouse=source,
+                publish_dir=publish.publish_path,
+                run_id=context.run_id,
+                built_at=naive_utc(datetime.now(timezone.utc)),
+                as_of_relation=relation_for_model("int_as_of_date"),
+                retention_days=policy["retention_days"],
+            )
+            cros = cro_ids(build.warehouse, relation_for_model("dim_study")) if rules.get("per_cro") else []
+            builds = [publish_audience(audience, build) for audience in audiences(manifest, policy, kind, cros)]
         for done in builds:
             context.log.info(f"published {done.audience} build {done.build_id}: {sum(done.rows.values())} rows in {done.seconds:.2f} s")
         return dg.MaterializeResult(

@@ -24,7 +24,8 @@ import dagster as dg
 
 from orchestration.gates.suites import EXPECTATIONS_DIR, Suite, load_suite
 from orchestration.gates.validate import ExpectationOutcome, GateResult, merge_outcomes, publish_docs, validate
-from orchestration.resources import QualityGatesResource, WarehouseResource
+from orchestration.engines import ModelRows
+from orchestration.resources import EngineResource, QualityGatesResource, WarehouseResource
 from orchestration.warehouse import POOL, first_row, naive_utc
 
 MODEL_GATES = {"conformed": "conformed_gate", "marts": "mart_gate"}
@@ -161,13 +162,15 @@ def _layer_gate_checks(gate: str, asset_key_for_model, relation_for_model) -> dg
         gated[gate_spec.key] = (suite, relation_for_model(model))
 
     @dg.multi_asset_check(specs=specs, name=f"{MODEL_GATES[gate]}s", can_subset=True, pool=POOL)
-    def _gates(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, gates: QualityGatesResource):
+    def _gates(
+        context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, gates: QualityGatesResource, engine: EngineResource
+    ):
         selected = context.selected_asset_check_keys
         verdicts = {}
-        with warehouse.connect() as con:
+        with warehouse.connect() as con, engine.model_rows() as models:
             for key in sorted(gated, key=lambda key: key.asset_key.to_user_string()):
                 if key in selected or _warnings_key(key) in selected:
-                    verdicts[key] = _run_gate(context, con, *gated[key], gates)
+                    verdicts[key] = _run_gate(context, con, models, *gated[key], gates)
         publish_docs(list(verdicts.values()), gates.docs_path)
         for key, result in verdicts.items():
             yield from (check for check in check_results([result], key) if _key_of(check) in selected)
@@ -183,16 +186,17 @@ def _key_of(check: dg.AssetCheckResult) -> dg.AssetCheckKey:
     return dg.AssetCheckKey(check.asset_key, check.check_name)
 
 
-def _run_gate(context, con, suite: Suite, relation: str, gates: QualityGatesResource) -> GateResult:
-    """The suite on the model's rows where they are, in DuckDB: a view of the rows to
-    validate (on an incremental model, those built since the gate last passed)."""
-    since = _validated_through(con, suite.name, relation)
+def _run_gate(context, con, models: ModelRows, suite: Suite, relation: str, gates: QualityGatesResource) -> GateResult:
+    """The suite on the model's rows in DuckDB: a view of the rows to validate (on an
+    incremental model, those built since the gate last passed), or on PostgreSQL those
+    rows fetched into a temporary table (`ModelRows`). The watermarks stay in DuckDB."""
+    since = _validated_through(con, models, suite.name, relation)
     view = f"gate__{suite.name}"
-    scope = "" if since is None else f" where {BUILT_AT} > timestamp '{since:%Y-%m-%d %H:%M:%S.%f}'"
-    con.execute(f"create or replace temp view {view} as select * from {relation}{scope}")
+    scope = "" if since is None else f"{BUILT_AT} > timestamp '{since:%Y-%m-%d %H:%M:%S.%f}'"
+    models.stage(con, view, relation, scope)
     result = validate(con, view, suite, f"{context.run.run_id}-{suite.name}", gates.docs_path)
     built = first_row(con, f"select max({BUILT_AT}) from {view}")[0] if since is not None else None
-    con.execute(f"drop view {view}")
+    models.release(con, view)
     if result.passed and built is not None:
         _record_validated_through(con, suite.name, built)
     scope = "all rows" if since is None else f"rows built after {since:%Y-%m-%d %H:%M:%S}"
@@ -200,10 +204,10 @@ def _run_gate(context, con, suite: Suite, relation: str, gates: QualityGatesReso
     return result
 
 
-def _validated_through(con, suite_name: str, relation: str) -> datetime | None:
+def _validated_through(con, models: ModelRows, suite_name: str, relation: str) -> datetime | None:
     """None for a model rebuilt whole (validate every row); for an incremental one the
     build time of the newest row the gate has passed (epoch when it never has)."""
-    if BUILT_AT not in con.sql(f"select * from {relation} limit 0").columns:
+    if BUILT_AT not in models.columns(con, relation):
         return None
     con.execute(WATERMARKS_DDL)
     found = first_row(con, "select validated_through from audit.gate_watermarks where suite = ?", [suite_name])

@@ -7,24 +7,18 @@ import json
 import os
 import shutil
 from collections.abc import Mapping
-from functools import cache
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import (
-    DagsterDbtTranslator,
-    DagsterDbtTranslatorSettings,
-    DbtCliResource,
-    DbtProject,
-    dbt_assets,
-)
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject, dbt_assets
 
 from orchestration.gates.checks import build_model_gate_checks
+from orchestration.resources import WarehouseDbtResource
 from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, Settings
 from orchestration.warehouse import POOL
-
-dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR)
 
 
 def prepare_manifest(project: DbtProject, dbt_env: Mapping[str, str]) -> Path:
@@ -49,7 +43,9 @@ def prepare_manifest(project: DbtProject, dbt_env: Mapping[str, str]) -> Path:
             and parsed_with.read_text() == settings
         ):
             return published
-        DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE).cli(["--quiet", "parse"], target_path=target).wait()
+        WarehouseDbtResource(project_dir=project, dbt_executable=DBT_EXECUTABLE, environment=dict(dbt_env)).cli(
+            ["--quiet", "parse"], target_path=target
+        ).wait()
         staged = target / f".manifest.{os.getpid()}.json"
         shutil.copyfile(target / "manifest.json", staged)
         os.replace(staged, published)
@@ -64,10 +60,6 @@ def _newest_project_file(project_dir: Path) -> float:
         path.stat().st_mtime for path in project_dir.rglob("*") if path.relative_to(project_dir).parts[0] not in generated
     )
 
-
-DBT_ENV = Settings.from_env().dbt_env()
-os.environ.update(DBT_ENV)  # dbt runs as a subprocess and reads these
-MANIFEST = prepare_manifest(dbt_project, DBT_ENV)
 
 LAYER_GROUPS = {"staging": "staging", "intermediate": "conform", "marts": "marts"}
 
@@ -116,45 +108,61 @@ MART_MODELS = "path:models/marts/kpi path:models/marts/governance path:models/ma
 TRANSLATOR = CommonGroundTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
-@dbt_assets(
-    manifest=MANIFEST, dagster_dbt_translator=TRANSLATOR, project=dbt_project, pool=POOL,
-    exclude=MART_MODELS, name="conformed_dbt_assets",
-)
-def conformed_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    """Dictionary seeds, staging, intermediate and the core dimensions and facts."""
-    yield from dbt.cli(["build"], context=context).stream()
+@dataclass(frozen=True)
+class DbtGraph:
+    """The parsed dbt project as Dagster sees it: its two steps (the conformed layer, then
+    the marts once the conformed gates passed) and where each model lives."""
+
+    manifest_path: Path
+    assets: tuple[dg.AssetsDefinition, ...]
+
+    @cached_property
+    def manifest(self) -> dict:
+        return json.loads(self.manifest_path.read_text())
+
+    @cached_property
+    def _models(self) -> dict[str, dict]:
+        nodes = self.manifest["nodes"].values()
+        return {node["name"]: node for node in nodes if node["resource_type"] == "model"}
+
+    def asset_key_for_model(self, model: str) -> dg.AssetKey:
+        return TRANSLATOR.get_asset_key(self._models[model])
+
+    def relation_for_model(self, model: str) -> str:
+        """`schema.table` of a model as dbt builds it (the database is whatever file is open)."""
+        node = self._models[model]
+        return f'"{node["schema"]}"."{node["alias"]}"'
+
+    def model_gate_checks(self) -> list[dg.AssetChecksDefinition]:
+        return build_model_gate_checks(self.asset_key_for_model, self.relation_for_model)
 
 
-@dbt_assets(
-    manifest=MANIFEST, dagster_dbt_translator=TRANSLATOR, project=dbt_project, pool=POOL,
-    select=MART_MODELS, name="mart_dbt_assets",
-)
-def mart_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    """The KPI, governance and evidence marts, built only once the conformed gates passed."""
-    yield from dbt.cli(["build"], context=context).stream()
+def load_dbt_graph(settings: Settings) -> DbtGraph:
+    """Parses the project first when its files or `settings` changed since the last parse."""
+    project = DbtProject(project_dir=DBT_PROJECT_DIR)
+    manifest = prepare_manifest(project, settings.dbt_env())
+    return DbtGraph(manifest_path=manifest, assets=tuple(build_dbt_assets(project, manifest)))
 
 
-dbt_asset_definitions = [conformed_dbt_assets, mart_dbt_assets]
+def load_manifest(settings: Settings) -> dict:
+    return json.loads(prepare_manifest(DbtProject(project_dir=DBT_PROJECT_DIR), settings.dbt_env()).read_text())
 
 
-@cache
-def _model_nodes() -> dict[str, dict]:
-    nodes = json.loads(MANIFEST.read_text())["nodes"].values()
-    return {node["name"]: node for node in nodes if node["resource_type"] == "model"}
+def build_dbt_assets(project: DbtProject, manifest: Path) -> list[dg.AssetsDefinition]:
+    @dbt_assets(
+        manifest=manifest, dagster_dbt_translator=TRANSLATOR, project=project, pool=POOL,
+        exclude=MART_MODELS, name="conformed_dbt_assets",
+    )
+    def conformed_dbt_assets(context: dg.AssetExecutionContext, dbt: WarehouseDbtResource):
+        """Dictionary seeds, staging, intermediate and the core dimensions and facts."""
+        yield from dbt.cli(["build"], context=context).stream()
 
+    @dbt_assets(
+        manifest=manifest, dagster_dbt_translator=TRANSLATOR, project=project, pool=POOL,
+        select=MART_MODELS, name="mart_dbt_assets",
+    )
+    def mart_dbt_assets(context: dg.AssetExecutionContext, dbt: WarehouseDbtResource):
+        """The KPI, governance and evidence marts, built only once the conformed gates passed."""
+        yield from dbt.cli(["build"], context=context).stream()
 
-def _model_node(model: str) -> dict:
-    return _model_nodes()[model]
-
-
-def asset_key_for_model(model: str) -> dg.AssetKey:
-    return TRANSLATOR.get_asset_key(_model_node(model))
-
-
-def relation_for_model(model: str) -> str:
-    """`schema.table` of a model as dbt builds it (the database is whatever file is open)."""
-    node = _model_node(model)
-    return f'"{node["schema"]}"."{node["alias"]}"'
-
-
-model_gate_checks = build_model_gate_checks(asset_key_for_model, relation_for_model)
+    return [conformed_dbt_assets, mart_dbt_assets]

@@ -103,4 +103,5 @@ def _summary(outcomes: list[Outcome], total_rows: int) -> dict:
     }
 
 
-raw_assets = [build_raw_asset(feed) for feed in load_contract().feeds]
+def build_raw_assets() -> list[dg.AssetsDefinition]:
+    return [build_raw_asset(feed) for feed in load_contract().feeds]

@@ -33,7 +33,10 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         description="Ingest every new delivery, then build and test the dbt project end to end.",
     )
     return dg.Definitions(
-        assets=[*build_raw_assets(), audit_tables, *dbt.assets, *build_publish_assets(dbt), *api_pull_assets],
+        assets=[
+            *dg.with_source_code_references([*build_raw_assets(), audit_tables, *build_publish_assets(dbt), *api_pull_assets]),
+            *dbt.assets,  # their code references are the model files (the translator's setting)
+        ],
         asset_checks=[*dbt.model_gate_checks(), sources_fresh],
         jobs=[refresh_all, as_of_dependent_marts, release_held_delivery],
         schedules=[daily_refresh, *build_api_pull_schedule(api_pull_assets)],

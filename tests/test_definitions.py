@@ -158,3 +158,30 @@ def test_each_layer_of_model_gates_is_one_step_with_a_blocking_check_and_a_warni
     assert {(spec.name, spec.blocking) for definition in model_gate_checks for spec in definition.check_specs} == {
         ("conformed_gate", True), ("conformed_gate_warnings", False), ("mart_gate", True), ("mart_gate_warnings", False),
     }
+
+
+def test_the_dagster_ui_shows_who_owns_each_asset_what_it_is_and_where_its_code_is():
+    from orchestration.definitions import defs
+
+    graph = defs().resolve_asset_graph()
+    nodes = [graph.get(key) for key in graph.get_all_asset_keys() if graph.get(key).is_materializable]
+    dbt_nodes = [node for node in nodes if node.key.path[0] in ("dictionary", "staging", "conform", "marts")]
+
+    assert [node.key.to_user_string() for node in nodes if not node.owners] == []
+    assert graph.get(dg.AssetKey(["marts", "audit_trail"])).owners == ["team:joint-governance"]
+    assert graph.get(dg.AssetKey(["raw", "cro__visits"])).owners == ["team:data-engineering"]
+    assert [node.key.to_user_string() for node in dbt_nodes if not node.description or "Raw SQL" in node.description] == []
+    assert [node.key.to_user_string() for node in nodes if "dagster/code_references" not in node.metadata] == []
+
+    visits = graph.get(dg.AssetKey(["raw", "cro__visits"])).metadata["dagster/column_schema"]
+    sdv = next(column for column in visits.columns if column.name == "SdvDate")
+    assert (sdv.type, sdv.description) == ("varchar", "contract: date (%d-%b-%Y); not after the extract time; not before VisitDate")
+    assert [column.name for column in visits.columns][-8:] == [
+        "_delivery_id", "_source", "_cro_id", "_file_name", "_file_sha256", "_extract_at", "_row_number", "_loaded_at",
+    ]
+
+    checks = {key.name: graph.get_check_spec(key).description for key in graph.asset_check_keys}
+    assert [name for name, description in checks.items() if not description] == []
+    assert checks["accepted_values_int_sponsor__studies_study_status__PLANNED__ACTIVE__CLOSED"] == (
+        "dbt test `accepted_values` on `study_status`: PLANNED, ACTIVE, CLOSED"
+    )

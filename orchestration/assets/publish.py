@@ -15,6 +15,7 @@ from orchestration.assets.dbt import TRANSLATOR, DbtGraph
 from orchestration.publish.policy import audience_kinds, audiences, load_policy, models_for, published_tables
 from orchestration.publish.writer import BuildContext, cro_ids, publish_audience
 from orchestration.resources import PublishResource, WarehouseResource
+from orchestration.settings import PIPELINE_OWNERS
 from orchestration.warehouse import POOL, naive_utc
 
 PUBLISH_GROUP = "published"
@@ -30,6 +31,7 @@ def build_publish_asset(kind: str, dbt: DbtGraph, policy: dict) -> dg.AssetsDefi
         key=dg.AssetKey([PUBLISH_GROUP, kind]),
         deps=[TRANSLATOR.get_asset_key(node) for node in models],
         group_name=PUBLISH_GROUP,
+        owners=PIPELINE_OWNERS,
         kinds={"duckdb", "parquet"},
         pool=POOL,
         automation_condition=dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed(),

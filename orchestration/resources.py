@@ -30,7 +30,7 @@ class LandingResource(dg.ConfigurableResource):
         return Path(self.archive_dir)
 
 
-class QualityGatesResource(dg.ConfigurableResource):
+class QualityDocsResource(dg.ConfigurableResource):
     """Where the gates write their GX Data Docs (static HTML, one page per gate run)."""
 
     docs_dir: str
@@ -90,7 +90,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     return {
         "landing": LandingResource(landing_dir=str(settings.landing_dir), archive_dir=str(settings.archive_dir)),
         "warehouse": WarehouseResource(path=str(settings.warehouse)),
-        "gates": QualityGatesResource(docs_dir=str(settings.quality_docs_dir)),
+        "quality_docs": QualityDocsResource(docs_dir=str(settings.quality_docs_dir)),
         "publish": PublishResource(publish_dir=str(settings.publish_dir)),
         "dbt": WarehouseDbtResource(
             project_dir=str(DBT_PROJECT_DIR), dbt_executable=DBT_EXECUTABLE, environment=settings.dbt_env()

@@ -11,7 +11,7 @@ from orchestration.freshness import raw_freshness_policy
 from orchestration.gates.checks import check_results, gate_check_specs
 from orchestration.gates.suites import raw_suite_name
 from orchestration.ingest.loader import LINEAGE_COLUMNS, Outcome, ensure_warehouse, ingest_feed
-from orchestration.resources import LandingResource, QualityGatesResource, WarehouseResource
+from orchestration.resources import LandingResource, QualityDocsResource, WarehouseResource
 from orchestration.settings import PIPELINE_OWNERS
 from orchestration.warehouse import POOL, scalar
 
@@ -49,7 +49,8 @@ def build_raw_asset(feed: Feed) -> dg.AssetsDefinition:
         tags={"side": feed.side},
     )
     def _raw_feed(
-        context: dg.AssetExecutionContext, landing: LandingResource, warehouse: WarehouseResource, gates: QualityGatesResource
+        context: dg.AssetExecutionContext, landing: LandingResource, warehouse: WarehouseResource,
+        quality_docs: QualityDocsResource,
     ):
         def report(outcome: Outcome) -> None:
             detail = outcome.reason
@@ -65,7 +66,7 @@ def build_raw_asset(feed: Feed) -> dg.AssetsDefinition:
         with warehouse.connect() as con:
             ensure_warehouse(con, contract)
             outcomes = ingest_feed(
-                con, contract, feed, landing.landing_path, landing.archive_path, gates.docs_path, context.run_id,
+                con, contract, feed, landing.landing_path, landing.archive_path, quality_docs.docs_path, context.run_id,
                 on_progress=report,
             )
             total_rows = scalar(con, f"select count(*) from raw.{feed.table}")

@@ -25,7 +25,7 @@ import dagster as dg
 from orchestration.gates.suites import EXPECTATIONS_DIR, Suite, load_suite
 from orchestration.gates.validate import ExpectationOutcome, GateResult, merge_outcomes, publish_docs, validate
 from orchestration.engines import ModelRows
-from orchestration.resources import EngineResource, QualityGatesResource, WarehouseResource
+from orchestration.resources import EngineResource, QualityDocsResource, WarehouseResource
 from orchestration.warehouse import POOL, first_row, naive_utc
 
 MODEL_GATES = {"conformed": "conformed_gate", "marts": "mart_gate"}
@@ -163,15 +163,16 @@ def _layer_gate_checks(gate: str, asset_key_for_model, relation_for_model) -> dg
 
     @dg.multi_asset_check(specs=specs, name=f"{MODEL_GATES[gate]}s", can_subset=True, pool=POOL)
     def _gates(
-        context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, gates: QualityGatesResource, engine: EngineResource
+        context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, quality_docs: QualityDocsResource,
+        engine: EngineResource,
     ):
         selected = context.selected_asset_check_keys
         verdicts = {}
         with warehouse.connect() as con, engine.model_rows() as models:
             for key in sorted(gated, key=lambda key: key.asset_key.to_user_string()):
                 if key in selected or _warnings_key(key) in selected:
-                    verdicts[key] = _run_gate(context, con, models, *gated[key], gates)
-        publish_docs(list(verdicts.values()), gates.docs_path)
+                    verdicts[key] = _run_gate(context, con, models, *gated[key], quality_docs)
+        publish_docs(list(verdicts.values()), quality_docs.docs_path)
         for key, result in verdicts.items():
             yield from (check for check in check_results([result], key) if _key_of(check) in selected)
 
@@ -186,7 +187,7 @@ def _key_of(check: dg.AssetCheckResult) -> dg.AssetCheckKey:
     return dg.AssetCheckKey(check.asset_key, check.check_name)
 
 
-def _run_gate(context, con, models: ModelRows, suite: Suite, relation: str, gates: QualityGatesResource) -> GateResult:
+def _run_gate(context, con, models: ModelRows, suite: Suite, relation: str, quality_docs: QualityDocsResource) -> GateResult:
     """The suite on the model's rows in DuckDB: a view of the rows to validate (on an
     incremental model, those built since the gate last passed), or on PostgreSQL those
     rows fetched into a temporary table (`ModelRows`). The watermarks stay in DuckDB."""
@@ -194,7 +195,7 @@ def _run_gate(context, con, models: ModelRows, suite: Suite, relation: str, gate
     view = f"gate__{suite.name}"
     scope = "" if since is None else f"{BUILT_AT} > timestamp '{since:%Y-%m-%d %H:%M:%S.%f}'"
     models.stage(con, view, relation, scope)
-    result = validate(con, view, suite, f"{context.run.run_id}-{suite.name}", gates.docs_path)
+    result = validate(con, view, suite, f"{context.run.run_id}-{suite.name}", quality_docs.docs_path)
     built = first_row(con, f"select max({BUILT_AT}) from {view}")[0] if since is not None else None
     models.release(con, view)
     if result.passed and built is not None:

@@ -25,7 +25,9 @@ LAST_WEEK = "20261116T"  # held back for the second run
 AUDIENCES = ["cro-acme", "cro-zenith", "governance", "sponsor"]
 SPONSOR_TABLES = [
     "_published", "dim_cost_bucket", "dim_country", "dim_site", "dim_study", "dim_subject", "dim_visit_type",
-    "evidence_accrual_coverage", "evidence_site_payment_status", "evidence_verification_timeliness", "fct_accruals",
+    "evidence_accrual_coverage", "evidence_budget_burn", "evidence_data_quality", "evidence_deviations",
+    "evidence_enrollment_vs_plan", "evidence_forecast_accuracy", "evidence_risks", "evidence_site_payment_status",
+    "evidence_verification_timeliness", "fct_accruals",
     "fct_country_plan", "fct_deviations", "fct_enrollment_plan", "fct_forecast", "fct_invoices", "fct_milestone_events",
     "fct_risks", "fct_site_packs", "fct_site_payments", "fct_subject_visits",
     "kpi_accrual_coverage", "kpi_budget_burn", "kpi_closeout", "kpi_country_readiness", "kpi_country_startup",

@@ -21,8 +21,7 @@ import pytest
 import yaml
 
 from cg_evidence import query
-from cg_evidence.declarations import evidence_models
-from orchestration.assets.dbt import MANIFEST
+from cg_evidence.declarations import evidence_models, kpi_marts
 from orchestration.contract import load_contract
 from orchestration.warehouse import connect
 
@@ -120,14 +119,10 @@ def test_every_evidence_model_has_records_and_kpi_rows_on_a_fixture(request, kpi
 def test_every_kpi_mart_has_an_evidence_model():
     # The KPI marts are the dbt models under models/marts/kpi/, read from the manifest; each
     # needs one declaration (meta `evidence`), which drives the tests above.
-    nodes = json.loads(MANIFEST.read_text())["nodes"].values()
-    kpi_marts = sorted(
-        node["name"] for node in nodes
-        if node["resource_type"] == "model" and node["original_file_path"].startswith("models/marts/kpi/")
-    )
-    assert len(kpi_marts) >= 16
-    assert [mart for mart in kpi_marts if mart not in EVIDENCE] == []  # KPI marts without an evidence model
-    assert [kpi for kpi in EVIDENCE if kpi not in kpi_marts] == []  # evidence of a model that is no KPI mart
+    marts = kpi_marts()
+    assert len(marts) >= 16
+    assert [mart for mart in marts if mart not in EVIDENCE] == []  # KPI marts without an evidence model
+    assert [kpi for kpi in EVIDENCE if kpi not in marts] == []  # evidence of a model that is no KPI mart
 
 
 @pytest.mark.parametrize("fixture", FIXTURES)

@@ -10,7 +10,9 @@ Playwright, times: the server's start-up (until it answers), the Portfolio page 
 opening its URL to the script's run finished and the table shown, a first session, so
 nothing is cached), the Study page reached from the Portfolio through the navigation, and
 switching the study filter. Each rendering is timed three times (a new browser page each
-time for the Portfolio) and the median printed with the issue's targets.
+time for the Portfolio) and the median printed with the issue's targets, each run's figure
+(the first is the one no earlier page view has read its data for: the server keeps each
+build's query results) and the load average before and after.
 
 Not part of the test suite: it measures, it does not assert.
 """
@@ -129,12 +131,14 @@ def main(argv: list[str] | None = None) -> int:
         publish_dir = build(args.size, workspace)
     sponsor = publish_dir / "sponsor.duckdb"
     port = free_port()
+    load_before = os.getloadavg()
     server, startup = start_dashboard(publish_dir, port)
     try:
         figures = measure(f"http://127.0.0.1:{port}")
     finally:
         server.terminate()
         server.wait(timeout=30)
+    load_after = os.getloadavg()
 
     print(f"\nSponsor dashboard of {publish_dir} ({sponsor.stat().st_size / 2**20:,.0f} MiB), {os.cpu_count()} cores, "
           f"median of {REPEATS}:")
@@ -143,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         median = statistics.median(seconds)
         verdict = "met" if median < TARGETS[name] else "NOT met"
         print(f"{name:<36}  {median:>7.2f} s  target < {TARGETS[name]:.0f} s: {verdict}  (runs: {', '.join(f'{s:.2f}' for s in seconds)})")
+    print(f"load average before: {' '.join(f'{load:.2f}' for load in load_before)}, "
+          f"after: {' '.join(f'{load:.2f}' for load in load_after)} (1, 5, 15 minutes)")
     if workspace and not args.keep:
         shutil.rmtree(workspace, ignore_errors=True)
     return 0

@@ -4,20 +4,14 @@ every page the as-of date and build time of the data shown."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import streamlit as st
 
 from dashboard import pages
-from dashboard.published import PublishedBuild, PublishedView, default_publish_dir
-from dashboard.queries import Filters, countries, studies
+from dashboard.published import PublishedBuild, default_publish_dir, open_view
+from dashboard.queries import Filters, countries, default_perspective, studies
 
 ALL_COUNTRIES = "All countries"
-
-
-@st.cache_resource
-def published_view(publish_dir: str, audience: str) -> PublishedView:
-    return PublishedView(Path(publish_dir), audience)
 
 
 def header(view: PublishedBuild) -> None:
@@ -29,14 +23,14 @@ def header(view: PublishedBuild) -> None:
 
 
 def study_filters(view: PublishedBuild) -> Filters:
-    default_perspective = "cro" if view.audience.startswith("cro-") else "sponsor"
+    default = default_perspective(view.audience)
     study_ids = list(studies(view)["study_id"])
     with st.sidebar:
         st.header("Filters")
         study_id = st.selectbox("Study", study_ids, key="study", help="The Study page shows this study")
         country = st.selectbox("Country", [ALL_COUNTRIES, *countries(view, study_id)], key="country")
         perspective = st.radio(
-            "Perspective", ["sponsor", "cro"], index=["sponsor", "cro"].index(default_perspective), key="perspective",
+            "Perspective", ["sponsor", "cro"], index=["sponsor", "cro"].index(default), key="perspective",
             horizontal=True, help="Whose records the KPIs that exist in both views are computed from",
         )
     return Filters(perspective=perspective, study_id=study_id, country_code=None if country == ALL_COUNTRIES else country)
@@ -44,7 +38,7 @@ def study_filters(view: PublishedBuild) -> Filters:
 
 def main() -> None:
     st.set_page_config(page_title="Common Ground study dashboards", layout="wide")
-    view = published_view(str(default_publish_dir()), os.environ["CG_DASHBOARD_AUDIENCE"]).current()
+    view = open_view(default_publish_dir(), os.environ["CG_DASHBOARD_AUDIENCE"]).current()
     try:
         show(view)
     finally:

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from dashboard.published import AUDIENCE_PATTERN, default_publish_dir
+from dashboard.published import AUDIENCE_PATTERN, default_publish_dir, open_view
 
 APP = Path(__file__).resolve().parent / "app.py"
 # one default port per kind of audience, so the sponsor's, the governance forum's and a
@@ -38,6 +38,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def warm_up(publish_dir: Path, audience: str) -> None:
+    """What the first page view would otherwise wait for, done before the server answers:
+    importing pandas and Altair, declaring the charts, opening the published view and
+    reading what the first page shows with the default filters (the server runs in this
+    process, so the app finds it all done and the query results kept)."""
+    import pandas.io.formats.style  # noqa: F401  (the tables that highlight rows use a Styler)
+
+    import dashboard.pages  # noqa: F401  (declares its charts when imported)
+    from dashboard import queries
+
+    build = open_view(publish_dir, audience).current()
+    try:
+        build.build()
+        if audience != "governance":
+            study_ids = queries.studies(build)["study_id"]
+            queries.countries(build, study_ids.iloc[0] if len(study_ids) else None)
+            queries.portfolio(build, queries.Filters(perspective=queries.default_perspective(audience)))
+        else:
+            queries.senders(build)
+    finally:
+        build.close()
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     publish_dir = (args.publish_dir or default_publish_dir()).resolve()
@@ -53,6 +76,7 @@ def main(argv: list[str] | None = None) -> None:
         )
     os.environ["CG_PUBLISH_DIR"] = str(publish_dir)
     os.environ["CG_DASHBOARD_AUDIENCE"] = args.audience
+    warm_up(publish_dir, args.audience)
     print(f"Dashboard of {args.audience} ({database}) on http://127.0.0.1:{port}", flush=True)
     from streamlit.web import cli as streamlit_cli
 

@@ -1,6 +1,13 @@
 """The dashboard pages: Portfolio and Study (sponsor and CRO audiences), Data quality &
-governance (governance audience). Every table is shown whole (st.table, so what the page
-says is text a reader can select) with a CSV download beside it."""
+governance (governance audience). Every table is drawn as text a reader can select
+(st.table) with a CSV download of all its rows beside it.
+
+What a page view costs is kept small, since a Study page draws a dozen tables and three
+charts: tables go to the browser as text formatted here (a pandas Styler costs a few
+tenths of a second a table to marshal, so only the tables that highlight rows use one),
+and the charts are declared once, with Altair, when the module is imported (Altair
+validates a chart against the Vega-Lite schema, about 0.2 s a chart), then drawn with
+each page's data."""
 
 from __future__ import annotations
 
@@ -8,6 +15,7 @@ import os
 
 import altair as alt
 import pandas as pd
+import pyarrow as pa
 import streamlit as st
 
 from dashboard import queries
@@ -37,6 +45,24 @@ def fmt_count(value) -> str:
     return "0" if pd.isna(value) else f"{int(value)}"
 
 
+def cell_text(value) -> str:
+    """A value as the tables show it: decimals of a float to two places, nothing for a null."""
+    if pd.isna(value):
+        return ""
+    return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
+def draw_table(frame: pd.DataFrame, highlight: str | None) -> None:
+    text = {str(column): [cell_text(value) for value in frame[column].tolist()] for column in frame.columns}
+    if highlight:
+        marked = frame[highlight].tolist()
+        st.table(pd.DataFrame(text, dtype=object).style.hide(axis="index").apply(
+            lambda row: ["background-color: #fde2b3" if marked[row.name] else "" for _ in row], axis=1,
+        ))
+    else:
+        st.table(pa.table(text), hide_index=True)  # an Arrow table goes to the browser as it is, with no pandas step
+
+
 def show_table(title: str, frame: pd.DataFrame, key: str, caption: str | None = None, highlight: str | None = None,
                first: int = 0, rows: int = ROWS_SHOWN) -> None:
     """The table's rows `first` to `first + rows` on the page, all of them in its CSV."""
@@ -50,39 +76,60 @@ def show_table(title: str, frame: pd.DataFrame, key: str, caption: str | None = 
     else:
         if len(frame) > rows:
             st.caption(f"Rows {first + 1} to {min(first + rows, len(frame))} of {len(frame):,}; the CSV holds them all.")
-        shown = frame.iloc[first:first + rows].style.format(precision=2, na_rep="").hide(axis="index")
-        if highlight:
-            shown = shown.apply(lambda row: ["background-color: #fde2b3" if row[highlight] else "" for _ in row], axis=1)
-        st.table(shown)
-    st.download_button(
-        f"Download CSV: {title}", frame.to_csv(index=False).encode(), file_name=f"{key}.csv", mime="text/csv", key=f"csv-{key}",
+        draw_table(frame.iloc[first:first + rows].reset_index(drop=True), highlight)
+    st.download_button(  # the CSV is written when the button is clicked, not on every page view
+        f"Download CSV: {title}", lambda: frame.to_csv(index=False).encode(), file_name=f"{key}.csv", mime="text/csv",
+        key=f"csv-{key}", on_click="ignore",
     )
 
 
-def line_chart(frame: pd.DataFrame, title: str, x: str, x_title: str, y: str, y_title: str, color: str, color_title: str,
-               dash: str | None = None, dash_title: str | None = None) -> None:
+def line_chart(title: str, x: str, x_title: str, y: str, y_title: str, color: str, color_title: str,
+               dash: str | None = None, dash_title: str | None = None) -> dict:
+    """A line chart's Vega-Lite spec, its data left to each page view; one series a colour
+    (and a dash pattern)."""
     encoding = {
         "x": alt.X(f"{x}:O", title=x_title),
         "y": alt.Y(f"{y}:Q", title=y_title),
         "color": alt.Color(f"{color}:N", title=color_title),
-        "tooltip": list(frame.columns),
+        "tooltip": [f"{x}:O", f"{color}:N", f"{y}:Q"] + ([f"{dash}:N"] if dash else []),
     }
     if dash:
         encoding["strokeDash"] = alt.StrokeDash(f"{dash}:N", title=dash_title)
-    chart = alt.Chart(frame, title=title).mark_line(point=True).encode(**encoding)
-    st.altair_chart(chart, use_container_width=True)
+    return spec_of(alt.Chart(title=title).mark_line(point=True).encode(**encoding))
 
 
-def monthly_bars_per_sender(frame: pd.DataFrame, title: str, y: str, y_title: str, color: str, color_title: str) -> None:
+def monthly_bars_per_sender(title: str, y: str, y_title: str, color: str, color_title: str, tooltip: list[str]) -> dict:
     """Bars by month of extract, one beside the other per sender."""
-    chart = alt.Chart(frame, title=title).mark_bar().encode(
+    return spec_of(alt.Chart(title=title).mark_bar().encode(
         x=alt.X("month:O", title="Month of extract (YYYY-MM)"),
         xOffset=alt.XOffset("source:N"),
         y=alt.Y(y, title=y_title),
         color=alt.Color(f"{color}:N", title=color_title),
-        tooltip=list(frame.columns),
-    )
-    st.altair_chart(chart, use_container_width=True)
+        tooltip=tooltip,
+    ))
+
+
+def spec_of(chart: alt.Chart) -> dict:
+    return {**chart.to_dict(), "data": {"name": "rows"}}
+
+
+def draw_chart(spec: dict, frame: pd.DataFrame) -> None:
+    st.vega_lite_chart(spec={**spec, "datasets": {"rows": frame}}, width="stretch")  # the page view's rows, as Arrow
+
+
+ENROLLMENT_CHART = line_chart(
+    "Enrollment vs plan by country (subjects randomized, cumulative)", "month", "Month (YYYY-MM)",
+    "subjects", "Subjects randomized, cumulative", "country_code", "Country", "series", "Series")
+BURN_CHART = line_chart(f"Budget burn with the forecast ({CURRENCY})", "month", "Month (YYYY-MM)", "amount",
+                        f"Amount ({CURRENCY})", "series", "Series")
+COVERAGE_CHART = line_chart(f"Accrual coverage: accrued, invoiced and paid, cumulative ({CURRENCY})", "month",
+                            "Month (YYYY-MM)", "amount", f"Amount ({CURRENCY})", "series", "Series")
+ACCEPTED_CHART = monthly_bars_per_sender(
+    "Rows accepted per sender, by month of extract", "rows_accepted:Q", "Rows accepted (records)", "source", "Sender",
+    ["source:N", "month:O", "rows_accepted:Q", "rows_quarantined:Q"])
+HELD_CHART = monthly_bars_per_sender(
+    "Rows held by reason, by month of extract (bars side by side per sender)", "sum(rows_held):Q",
+    "Rows held (records)", "rule", "Reason (rule)", ["month:O", "source:N", "feed:N", "stage:N", "rule:N", "rows_held:Q"])
 
 
 # Portfolio ----------------------------------------------------------------------------
@@ -127,7 +174,7 @@ def portfolio(view: PublishedBuild, filters: Filters) -> None:
 
 
 def worst_first(table: pd.DataFrame) -> pd.DataFrame:
-    reds = table.apply(lambda row: sum(str(value).startswith(RED) for value in row), axis=1)
+    reds = sum(table[column].astype(str).str.startswith(RED) for column in table.columns)
     return table.assign(reds=reds).sort_values(["reds", "study"], ascending=[False, True]).drop(columns="reds")
 
 
@@ -199,8 +246,7 @@ def enrollment(view: PublishedBuild, filters: Filters) -> None:
             id_vars=["country_code", "month"], value_vars=["actual_randomized_cum", "planned_randomized_cum"],
             var_name="series", value_name="subjects",
         ).replace({"series": {"actual_randomized_cum": "Actual", "planned_randomized_cum": "Planned"}})
-        line_chart(long, "Enrollment vs plan by country (subjects randomized, cumulative)", "month", "Month (YYYY-MM)",
-                   "subjects", "Subjects randomized, cumulative", "country_code", "Country", "series", "Series")
+        draw_chart(ENROLLMENT_CHART, long)
     show_table("Enrollment vs plan", frame, "enrollment_vs_plan")
 
 
@@ -212,8 +258,7 @@ def finance(view: PublishedBuild, filters: Filters) -> None:
                              "actual_cum": "Accrued, cumulative", "budget_amount": "Budget (baseline forecast)",
                              "latest_forecast_total": "Latest forecast total"}})
         long["amount"] = long["amount"].astype(float)
-        line_chart(long, f"Budget burn with the forecast ({CURRENCY})", "month", "Month (YYYY-MM)", "amount",
-                   f"Amount ({CURRENCY})", "series", "Series")
+        draw_chart(BURN_CHART, long)
     show_table(f"Budget burn ({CURRENCY})", burn, "budget_burn")
     coverage = queries.table(view, "kpi_accrual_coverage", filters, country=False, order_by="month, cost_bucket")
     if not coverage.empty:
@@ -221,8 +266,7 @@ def finance(view: PublishedBuild, filters: Filters) -> None:
         long = totals.melt(id_vars=["month"], var_name="series", value_name="amount").replace({"series": {
             "accrued_cum": "Accrued", "invoiced_cum": "Invoiced", "paid_cum": "Paid"}})
         long["amount"] = long["amount"].astype(float)
-        line_chart(long, f"Accrual coverage: accrued, invoiced and paid, cumulative ({CURRENCY})", "month", "Month (YYYY-MM)",
-                   "amount", f"Amount ({CURRENCY})", "series", "Series")
+        draw_chart(COVERAGE_CHART, long)
     show_table(f"Accrual coverage by cost bucket ({CURRENCY})", coverage, "accrual_coverage")
     show_table("Accruals by month and cost bucket", queries.accruals(view, filters), "accruals",
                caption=f"amount in the CRO's currency, amount_reporting in {CURRENCY}")
@@ -240,13 +284,11 @@ def governance(view: PublishedBuild) -> None:
     quality = queries.data_quality(view, source)
     if not quality.empty:
         accepted = quality.groupby(["source", "month"], as_index=False)[["rows_accepted", "rows_quarantined"]].sum()
-        monthly_bars_per_sender(accepted, "Rows accepted per sender, by month of extract",
-                                "rows_accepted:Q", "Rows accepted (records)", "source", "Sender")
+        draw_chart(ACCEPTED_CHART, accepted)
     show_table("Deliveries and rows per sender, feed and month", quality, "data_quality")
     held = queries.quarantined_by_reason(view, source)
     if not held.empty:
-        monthly_bars_per_sender(held, "Rows held by reason, by month of extract (bars side by side per sender)",
-                                "sum(rows_held):Q", "Rows held (records)", "rule", "Reason (rule)")
+        draw_chart(HELD_CHART, held)
     show_table("Rows held by reason", held, "quarantined_by_reason")
     show_table("Mapping gaps", queries.governance_table(view, "mapping_gaps", source), "mapping_gaps")
     show_table("Held deliveries", queries.governance_table(view, "held_deliveries", source), "held_deliveries")

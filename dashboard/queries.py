@@ -47,6 +47,10 @@ class Filters:
         return " and ".join(clauses), parameters
 
 
+def default_perspective(audience: str) -> str:
+    return "cro" if audience.startswith("cro-") else "sponsor"
+
+
 def studies(view: PublishedBuild) -> pd.DataFrame:
     return view.query("select study_id, cro_id, therapeutic_area, phase, study_status from dim_study order by study_id")
 

@@ -109,7 +109,7 @@ def test_each_audience_gets_a_database_and_a_parquet_folder(published):
     assert sorted(path.stem for path in (settings.publish_dir / "sponsor").glob("*.parquet")) == SPONSOR_TABLES
     with duckdb.connect(str(settings.publish_dir / "governance.duckdb"), read_only=True) as con:
         assert [row[0] for row in con.execute("select table_name from information_schema.tables order by 1").fetchall()] == [
-            "_published", "audit_trail", "held_deliveries", "kpi_data_quality", "mapping_gaps", "quarantined_rows",
+            "_published", "audit_trail", "evidence_data_quality", "held_deliveries", "kpi_data_quality", "mapping_gaps", "quarantined_rows",
             "rpt_milestone_discrepancies", "snapshot_changes", "source_freshness",
         ]
 

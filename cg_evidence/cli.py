@@ -3,6 +3,7 @@
     cg-evidence kpi_verification_timeliness --study CG-1004 --country DE
     cg-evidence kpi_site_payment_status --study CG-1004 --pack evidence/CG-1004
     cg-evidence kpi_verification_timeliness --study CG-1004 --as-known-on 2026-06-05
+    cg-evidence kpi_data_quality --source cro-acme --feed events
     cg-evidence verify evidence/CG-1004
 
 Prints the KPI row(s), the counts they are made of (recomputed from the evidence rows),
@@ -65,8 +66,10 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Also: cg-evidence verify DIR (re-hash an evidence pack).", formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("kpi_mart", help="a KPI mart with an evidence model, e.g. kpi_verification_timeliness")
-    parser.add_argument("--study", required=True, help="sponsor study id, e.g. CG-1004")
+    parser.add_argument("--study", help="sponsor study id, e.g. CG-1004")
     parser.add_argument("--country", help="ISO country code, for KPIs by study and country, e.g. DE")
+    parser.add_argument("--source", help="landing folder, for KPIs by source (kpi_data_quality), e.g. cro-acme")
+    parser.add_argument("--feed", help="feed of the contract, for KPIs by feed (kpi_data_quality), e.g. events")
     parser.add_argument("--pack", type=Path, metavar="DIR", help="also write an evidence pack into this new folder")
     past = parser.add_mutually_exclusive_group()
     past.add_argument("--as-known-on", type=date.fromisoformat, metavar="D",
@@ -82,35 +85,52 @@ def _verify_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _chosen_rows(args) -> dict[str, str]:
+    """KPI key column -> value, for each of --study, --country, --source, --feed given."""
+    from cg_evidence.query import OPTIONS
+
+    return {column: getattr(args, option) for column, option in OPTIONS.items() if getattr(args, option) is not None}
+
+
+def _described(chosen: dict[str, str]) -> str:
+    from cg_evidence.query import OPTIONS
+
+    return ", ".join(f"{OPTIONS[column]} {value}" for column, value in chosen.items())
+
+
 def _report(settings: Settings, evidence, args, view: str) -> int:
     from cg_evidence import query
     from cg_evidence.pack import write_pack
 
+    chosen = _chosen_rows(args)
+    if not chosen:
+        print(f"Say which rows of {evidence.kpi} (one per {', '.join(evidence.key)}): give --study, or for kpi_data_quality "
+              "--source and --feed.", file=sys.stderr)
+        return 2
     with connect(settings.warehouse, read_only=True) as con:
         try:
-            kpi = query.kpi_rows(con, evidence, args.study, args.country)
+            kpi = query.kpi_rows(con, evidence, chosen)
         except ValueError as wrong:
             print(str(wrong), file=sys.stderr)
             return 2
         if not kpi.rows:
-            print(f"{evidence.kpi} has no row for study {args.study}{f' in {args.country}' if args.country else ''} "
-                  f"in {view}.", file=sys.stderr)
+            print(f"{evidence.kpi} has no row for {_described(chosen)} in {view}.", file=sys.stderr)
             return 1
-        counts = query.evidence_counts(con, evidence, args.study, args.country)
-        records = query.records(con, evidence, args.study, args.country)
+        counts = query.evidence_counts(con, evidence, chosen)
+        records = query.records(con, evidence, chosen)
         as_of = query.as_of_date(con)
         deliveries = con.execute(
             "select delivery_id, source, sha256, archive_path from audit.delivery_ledger where delivery_id in (select unnest(?))",
             [sorted({row[records.columns.index("delivery_id")] for row in records.rows})],
         ).fetchall()
     kpi_hash = query.rows_sha256(kpi)
-    print(f"{evidence.kpi}: study {args.study}{f', country {args.country}' if args.country else ''}, as of {as_of} ({view})")
+    print(f"{evidence.kpi}: {_described(chosen)}, as of {as_of} ({view})")
     _print_table("KPI", kpi)
     _print_table(f"Counts, from the {len(records.rows)} records of {evidence.model}", counts)
     _print_table("Records", records)
     print(f"KPI rows SHA-256: {kpi_hash}")
     if args.pack:
-        about = {"kpi": evidence.kpi, "evidence_model": evidence.model, "study": args.study, "country": args.country,
+        about = {"kpi": evidence.kpi, "evidence_model": evidence.model, **{query.OPTIONS[column]: value for column, value in chosen.items()},
                  "as_of": as_of, "view": view, "kpi_rows_sha256": kpi_hash}
         manifest = write_pack(args.pack, about, kpi, records, deliveries)
         print(f"Evidence pack: {manifest} ({len(deliveries)} delivery files); check it with: cg-evidence verify {args.pack}")

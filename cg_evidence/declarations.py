@@ -48,3 +48,8 @@ def evidence_models() -> dict[str, Evidence]:
                 kpi_relation=relation(declared["kpi"]),
             )
     return dict(sorted(found.items()))
+
+
+def kpi_marts() -> list[str]:
+    """Every KPI mart: the models under models/marts/kpi/, each of which needs an evidence model."""
+    return sorted(name for name, node in _models().items() if node["original_file_path"].startswith("models/marts/kpi/"))

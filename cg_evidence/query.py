@@ -16,15 +16,18 @@ class Table:
     rows: list[tuple]
 
 
-def filters(evidence: Evidence, study: str, country: str | None) -> tuple[str, list]:
-    """The `where` clause picking a study (and a country) among a KPI's rows."""
-    if country is not None and "country_code" not in evidence.key:
-        raise ValueError(f"{evidence.kpi} has one row per {', '.join(evidence.key)}: it takes no --country")
-    clauses, values = ["study_id = ?"], [study]
-    if country is not None:
-        clauses.append("country_code = ?")
-        values.append(country)
-    return " and ".join(clauses), values
+# The CLI's options, by the KPI key column each picks rows by.
+OPTIONS = {"study_id": "study", "country_code": "country", "source": "source", "feed": "feed"}
+
+
+def filters(evidence: Evidence, chosen: dict[str, str]) -> tuple[str, list]:
+    """The `where` clause picking a KPI's rows by key columns (`chosen`: column -> value)."""
+    for column in chosen:
+        if column not in evidence.key:
+            raise ValueError(f"{evidence.kpi} has one row per {', '.join(evidence.key)}: it takes no --{OPTIONS[column]}")
+    if not chosen:
+        return "true", []
+    return " and ".join(f"{column} = ?" for column in chosen), list(chosen.values())
 
 
 def fetch(con: duckdb.DuckDBPyConnection, sql: str, values: list) -> Table:
@@ -32,18 +35,18 @@ def fetch(con: duckdb.DuckDBPyConnection, sql: str, values: list) -> Table:
     return Table(tuple(column[0] for column in cursor.description), cursor.fetchall())
 
 
-def kpi_rows(con, evidence: Evidence, study: str, country: str | None) -> Table:
-    where, values = filters(evidence, study, country)
+def kpi_rows(con, evidence: Evidence, chosen: dict[str, str]) -> Table:
+    where, values = filters(evidence, chosen)
     return fetch(con, f"select * from {evidence.kpi_relation} where {where} order by all", values)
 
 
-def evidence_counts(con, evidence: Evidence, study: str | None = None, country: str | None = None) -> Table:
+def evidence_counts(con, evidence: Evidence, chosen: dict[str, str] | None = None) -> Table:
     """The mart's measures recomputed from the evidence rows, one row per KPI row (a KPI
     row with no evidence gets the aggregates of no rows, as the mart gives it)."""
     key = ", ".join(f"kpi.{column}" for column in evidence.key)
     joined = " and ".join(f"kpi.{column} is not distinct from evidence.{column}" for column in evidence.key)
     measures = ", ".join(f"{expression} as {column}" for column, expression in evidence.measures)
-    where, values = filters(evidence, study, country) if study else ("true", [])
+    where, values = filters(evidence, chosen or {})
     return fetch(
         con,
         f"select {key}, {measures} from (select distinct {key} from {evidence.kpi_relation} as kpi where {where}) as kpi "
@@ -52,8 +55,8 @@ def evidence_counts(con, evidence: Evidence, study: str | None = None, country: 
     )
 
 
-def records(con, evidence: Evidence, study: str, country: str | None) -> Table:
-    where, values = filters(evidence, study, country)
+def records(con, evidence: Evidence, chosen: dict[str, str]) -> Table:
+    where, values = filters(evidence, chosen)
     return fetch(con, f"select * from {evidence.relation} where {where} order by all", values)
 
 

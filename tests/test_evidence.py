@@ -14,19 +14,22 @@ import re
 import shutil
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import yaml
 
 from cg_evidence import query
-from cg_evidence.declarations import evidence_models
+from cg_evidence.declarations import evidence_models, kpi_marts
 from orchestration.contract import load_contract
 from orchestration.warehouse import connect
 
 from conftest import PROJECT_ROOT, run_pipeline, settings_for
 
 KPI_FIXTURE = PROJECT_ROOT / "tests" / "fixtures" / "kpi"
+OPERATIONS_FIXTURE = PROJECT_ROOT / "tests" / "fixtures" / "operations"
+FIXTURES = ("kpi", "operations")  # the KPI fixture has no deviation or risk: the operations fixture has
 EVIDENCE_FIXTURE = PROJECT_ROOT / "tests" / "fixtures" / "evidence"
 CG_EVIDENCE = Path(sys.executable).parent / "cg-evidence"
 EVIDENCE = evidence_models()
@@ -36,6 +39,14 @@ EVIDENCE = evidence_models()
 def kpi_build(tmp_path_factory):
     root = tmp_path_factory.mktemp("evidence_kpi")
     settings = settings_for(root, KPI_FIXTURE, as_of="2026-06-30")
+    assert run_pipeline(settings).success
+    return settings
+
+
+@pytest.fixture(scope="module")
+def operations_build(tmp_path_factory):
+    root = tmp_path_factory.mktemp("evidence_operations")
+    settings = settings_for(root, OPERATIONS_FIXTURE, as_of="2026-06-30")
     assert run_pipeline(settings).success
     return settings
 
@@ -74,36 +85,58 @@ def sha256_of(path: Path) -> str:
 # Every evidence model: its rows, aggregated as its YAML declares, are the KPI mart ------
 
 
+def built(request, fixture: str):
+    return request.getfixturevalue(f"{fixture}_build")
+
+
+@pytest.mark.parametrize("fixture", FIXTURES)
 @pytest.mark.parametrize("kpi", sorted(EVIDENCE))
-def test_the_evidence_rows_aggregated_by_the_mart_s_definition_are_the_kpi(kpi_build, kpi):
+def test_the_evidence_rows_aggregated_by_the_mart_s_definition_are_the_kpi(request, fixture, kpi):
     evidence = EVIDENCE[kpi]
     measures = [column for column, _ in evidence.measures]
-    with connect(kpi_build.warehouse, read_only=True) as con:
+    with connect(built(request, fixture).warehouse, read_only=True) as con:
         from_evidence = query.evidence_counts(con, evidence)
         mart = query.fetch(
             con, f"select {', '.join([*evidence.key, *measures])} from {evidence.kpi_relation} order by {', '.join(evidence.key)}", [],
         )
-        (records,) = con.execute(f"select count(*) from {evidence.relation}").fetchone()
-    assert records > 0 and len(mart.rows) > 0
     assert from_evidence.columns == mart.columns
     assert from_evidence.rows == mart.rows
 
 
-def test_the_evidence_models_on_the_fixture_are_the_three_declared():
-    # One declaration per evidence model (meta `evidence` in _evidence.yml) drives the test above.
-    assert sorted(EVIDENCE) == ["kpi_accrual_coverage", "kpi_site_payment_status", "kpi_verification_timeliness"]
-
-
 @pytest.mark.parametrize("kpi", sorted(EVIDENCE))
-def test_every_evidence_row_s_file_is_an_archived_delivery_with_that_hash(kpi_build, kpi):
+def test_every_evidence_model_has_records_and_kpi_rows_on_a_fixture(request, kpi):
+    # So that the comparison above is never one of two empty tables for every fixture.
     evidence = EVIDENCE[kpi]
-    with connect(kpi_build.warehouse, read_only=True) as con:
+    found = []
+    for fixture in FIXTURES:
+        with connect(built(request, fixture).warehouse, read_only=True) as con:
+            (records,) = con.execute(f"select count(*) from {evidence.relation}").fetchone()
+            (kpi_rows,) = con.execute(f"select count(*) from {evidence.kpi_relation}").fetchone()
+        found.append(records > 0 and kpi_rows > 0)
+    assert any(found)
+
+
+def test_every_kpi_mart_has_an_evidence_model():
+    # The KPI marts are the dbt models under models/marts/kpi/, read from the manifest; each
+    # needs one declaration (meta `evidence`), which drives the tests above.
+    marts = kpi_marts()
+    assert len(marts) >= 16
+    assert [mart for mart in marts if mart not in EVIDENCE] == []  # KPI marts without an evidence model
+    assert [kpi for kpi in EVIDENCE if kpi not in marts] == []  # evidence of a model that is no KPI mart
+
+
+@pytest.mark.parametrize("fixture", FIXTURES)
+@pytest.mark.parametrize("kpi", sorted(EVIDENCE))
+def test_every_evidence_row_s_file_is_an_archived_delivery_with_that_hash(request, fixture, kpi):
+    evidence = EVIDENCE[kpi]
+    build = built(request, fixture)
+    with connect(build.warehouse, read_only=True) as con:
         files = con.execute(
             f"select distinct source, file_name, file_sha256 from {evidence.relation} order by all"
         ).fetchall()
-    assert files and all(sha256 for _, _, sha256 in files)
+    assert all(sha256 for _, _, sha256 in files)
     for source, file_name, sha256 in files:
-        archived = kpi_build.archive_dir / source / f"{sha256[:16]}-{file_name}"
+        archived = build.archive_dir / source / f"{sha256[:16]}-{file_name}"
         assert archived.is_file() and sha256_of(archived) == sha256, archived
 
 
@@ -127,6 +160,87 @@ def test_the_verification_evidence_of_france_hand_checked(kpi_build):
     ]
 
 
+def test_the_deviation_evidence_of_site_0101_hand_checked(operations_build):
+    # tests/fixtures/operations/README.md: DV-1 opened 20 May (E-20), closed 8 Jun (E-21),
+    # 19 days; DV-2 opened 25 May (E-22), E-24 corrects its close E-23 into an opening:
+    # E-24 is its latest event and keeps it open, 36 days at 30 Jun; DV-3 voided (not
+    # listed); DV-5 3 -> 10 Jun, 7 days. Counted openings 3, closings 2 -> median(19, 7).
+    with connect(operations_build.warehouse, read_only=True) as con:
+        rows = con.execute(
+            "select deviation_id, event_id, sets, is_open, days_to_close, days_open, correction_applied, file_name, row_number "
+            "from marts.evidence_deviations where site_code = '0101' order by deviation_id, event_id"
+        ).fetchall()
+    assert rows == [
+        ("DV-1", "E-20", "opens", False, 19, None, None, "events__20260601T030000Z.jsonl", 6),
+        ("DV-1", "E-21", "closes", False, 19, None, None, "events__20260615T030000Z.jsonl", 7),
+        ("DV-2", "E-22", "opens", True, None, 36, None, "events__20260601T030000Z.jsonl", 7),
+        ("DV-2", "E-24", "keeps_open", True, None, 36, "corrects E-23", "events__20260615T030000Z.jsonl", 2),
+        ("DV-5", "E-28", "opens", False, 7, None, None, "events__20260615T030000Z.jsonl", 5),
+        ("DV-5", "E-29", "closes", False, 7, None, None, "events__20260615T030000Z.jsonl", 6),
+    ]
+
+
+def test_the_risk_evidence_shows_the_corrected_opening(operations_build):
+    # RK-1: closed 10 Apr (E-31); E-32 corrects the opening E-30 (1 Mar) to 15 Mar: 26 days.
+    with connect(operations_build.warehouse, read_only=True) as con:
+        rows = con.execute(
+            "select event_id, sets, occurred_date, correction_applied from marts.evidence_risks where risk_id = 'RK-1' order by event_id"
+        ).fetchall()
+        counts = query.evidence_counts(con, EVIDENCE["kpi_risks"], {"study_id": "ST-A"})
+    assert [(event, sets, str(day), correction) for event, sets, day, correction in rows] == [
+        ("E-31", "closes", "2026-04-10", None), ("E-32", "opens", "2026-03-15", "corrects E-30"),
+    ]
+    assert [(row[1], row[4], row[5]) for row in counts.rows] == [("RK-1", 26, False), ("RK-2", 29, True), ("RK-3", 60, True)]
+
+
+def test_the_data_quality_evidence_of_june_s_events_hand_checked(operations_build):
+    # Four deliveries: 0615 loaded 9 of 11 (E-41 held at ingestion, E-40 in the conformed
+    # layer), 0622 its duplicate (11 received, nothing else); the open code first held in
+    # 0615 row 10; lags of the 18 accepted: 15 zeros, 1, 9, 87 -> median 0.
+    with connect(operations_build.warehouse, read_only=True) as con:
+        rows = con.execute(
+            "select record_kind, record_id, delivery_status, rows_received, rows_accepted, rows_quarantined, days_late, records, "
+            "file_name, row_number from marts.evidence_data_quality where feed = 'events' and month = '2026-06' "
+            "and record_kind <> 'recorded_lag' order by record_kind, file_name"
+        ).fetchall()
+        (lags,) = con.execute(
+            "select list(days_late order by days_late) from (select unnest(list_resize([days_late], records, days_late)) as days_late "
+            "from marts.evidence_data_quality where feed = 'events' and month = '2026-06' and record_kind = 'recorded_lag')"
+        ).fetchone()
+    assert rows == [
+        ("delivery", "events__20260601T030000Z.jsonl", "loaded", 7, 7, 0, None, None, "events__20260601T030000Z.jsonl", None),
+        ("delivery", "events__20260615T030000Z.jsonl", "loaded", 11, 9, 2, None, None, "events__20260615T030000Z.jsonl", None),
+        ("delivery", "events__20260622T030000Z.jsonl", "duplicate", 11, 0, 0, None, None, "events__20260622T030000Z.jsonl", None),
+        ("delivery", "events__20260629T030000Z.jsonl", "loaded", 2, 2, 0, None, None, "events__20260629T030000Z.jsonl", None),
+        ("unmapped_code", "unmapped_country: Untied States", None, None, None, None, None, None, "events__20260615T030000Z.jsonl", 10),
+    ]
+    assert lags == [0] * 15 + [1, 9, 87]
+
+
+def test_the_forecast_accuracy_evidence_says_which_months_are_not_compared(kpi_build):
+    # Accruals in April, May, June; forecast versions 2026-01, 03, 04. Lag 3: April is
+    # compared with version 2026-01, May would need 2026-02 (none), June is not closed.
+    with connect(kpi_build.warehouse, read_only=True) as con:
+        rows = con.execute(
+            "select month_compared, record_kind, forecast_version, is_counted, exclusion_reason, month_abs_error "
+            "from marts.evidence_forecast_accuracy where cost_bucket = 'MONITORING' and lag_months = 3 order by all"
+        ).fetchall()
+    assert rows == [
+        ("2026-04", "accrual", None, True, None, Decimal("130.00")),  # EUR 1000 at 1.13 = 1130 against 1000
+        ("2026-04", "forecast", "2026-01", True, None, None),
+        ("2026-05", "accrual", None, False, "no_version: no forecast version made in 2026-02, 3 months before 2026-05", None),
+        ("2026-06", "accrual", None, False, "not_closed: 2026-06 is not before the as-of month", None),
+    ]
+
+
+def test_cg_evidence_shows_a_kpi_without_a_study_by_its_own_key(operations_build):
+    shown = cg_evidence(operations_build, "kpi_data_quality", "--source", "cro-acme", "--feed", "visits")
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert printed_section(shown.stdout, "Counts")[1][:8] == ["cro-acme", "visits", "2026-06", "1", "0", "0", "1", "0"]
+    by_study = cg_evidence(operations_build, "kpi_data_quality", "--study", "ST-A")
+    assert by_study.returncode == 2 and "it takes no --study" in by_study.stderr
+
+
 # The CLI and evidence packs ----------------------------------------------------------
 
 
@@ -144,7 +258,7 @@ def test_cg_evidence_prints_the_kpi_its_counts_and_its_records(kpi_build):
 def test_cg_evidence_says_which_kpis_it_knows(kpi_build):
     unknown = cg_evidence(kpi_build, "kpi_nothing", "--study", "ST-1")
     assert unknown.returncode == 2
-    assert "KPI marts with evidence: kpi_accrual_coverage, kpi_site_payment_status, kpi_verification_timeliness" in unknown.stderr
+    assert f"KPI marts with evidence: {', '.join(EVIDENCE)}" in unknown.stderr
     study_level = cg_evidence(kpi_build, "kpi_accrual_coverage", "--study", "ST-1", "--country", "FR")
     assert study_level.returncode == 2 and "it takes no --country" in study_level.stderr
 

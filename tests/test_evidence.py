@@ -89,9 +89,13 @@ def test_the_evidence_rows_aggregated_by_the_mart_s_definition_are_the_kpi(kpi_b
     assert from_evidence.rows == mart.rows
 
 
-def test_the_evidence_models_on_the_fixture_are_the_three_declared():
+def test_the_evidence_models_on_the_fixture_are_the_ones_declared():
     # One declaration per evidence model (meta `evidence` in _evidence.yml) drives the test above.
-    assert sorted(EVIDENCE) == ["kpi_accrual_coverage", "kpi_site_payment_status", "kpi_verification_timeliness"]
+    assert sorted(EVIDENCE) == [
+        "kpi_accrual_coverage", "kpi_closeout", "kpi_country_readiness", "kpi_country_startup", "kpi_event_to_payable",
+        "kpi_site_payment_status", "kpi_site_readiness", "kpi_study_startup", "kpi_verification_timeliness",
+        "rpt_milestone_discrepancies",
+    ]
 
 
 @pytest.mark.parametrize("kpi", sorted(EVIDENCE))
@@ -144,7 +148,9 @@ def test_cg_evidence_prints_the_kpi_its_counts_and_its_records(kpi_build):
 def test_cg_evidence_says_which_kpis_it_knows(kpi_build):
     unknown = cg_evidence(kpi_build, "kpi_nothing", "--study", "ST-1")
     assert unknown.returncode == 2
-    assert "KPI marts with evidence: kpi_accrual_coverage, kpi_site_payment_status, kpi_verification_timeliness" in unknown.stderr
+    assert ("KPI marts with evidence: kpi_accrual_coverage, kpi_closeout, kpi_country_readiness, kpi_country_startup, "
+            "kpi_event_to_payable, kpi_site_payment_status, kpi_site_readiness, kpi_study_startup, kpi_verification_timeliness, "
+            "rpt_milestone_discrepancies") in unknown.stderr
     study_level = cg_evidence(kpi_build, "kpi_accrual_coverage", "--study", "ST-1", "--country", "FR")
     assert study_level.returncode == 2 and "it takes no --country" in study_level.stderr
 

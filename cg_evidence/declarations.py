@@ -21,9 +21,10 @@ class Evidence:
 
 @cache
 def _models() -> dict[str, dict]:
-    from orchestration.assets.dbt import MANIFEST  # parses the dbt project when it changed
+    from orchestration.assets.dbt import load_manifest  # parses the dbt project when it changed
+    from orchestration.settings import Settings
 
-    nodes = json.loads(MANIFEST.read_text())["nodes"].values()
+    nodes = load_manifest(Settings.from_env())["nodes"].values()
     return {node["name"]: node for node in nodes if node["resource_type"] == "model"}
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -27,7 +30,7 @@ class LandingResource(dg.ConfigurableResource):
         return Path(self.archive_dir)
 
 
-class QualityGatesResource(dg.ConfigurableResource):
+class QualityDocsResource(dg.ConfigurableResource):
     """Where the gates write their GX Data Docs (static HTML, one page per gate run)."""
 
     docs_dir: str
@@ -57,11 +60,39 @@ class WarehouseResource(dg.ConfigurableResource):
         return connect(Path(self.path), read_only=read_only)
 
 
+class WarehouseDbtResource(DbtCliResource):
+    """dbt, with the warehouse's settings (`Settings.dbt_env`) in the environment of each
+    invocation: profiles.yml and dbt_project.yml read them with `env_var`."""
+
+    environment: dict[str, str] = {}
+
+    def cli(self, args, **kwargs):
+        with _environment_including(self.environment):
+            return super().cli(args, **kwargs)
+
+
+@contextmanager
+def _environment_including(values: Mapping[str, str]) -> Iterator[None]:
+    """dagster-dbt hands dbt a copy of `os.environ`, taken while the invocation starts."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     return {
         "landing": LandingResource(landing_dir=str(settings.landing_dir), archive_dir=str(settings.archive_dir)),
         "warehouse": WarehouseResource(path=str(settings.warehouse)),
-        "gates": QualityGatesResource(docs_dir=str(settings.quality_docs_dir)),
+        "quality_docs": QualityDocsResource(docs_dir=str(settings.quality_docs_dir)),
         "publish": PublishResource(publish_dir=str(settings.publish_dir)),
-        "dbt": DbtCliResource(project_dir=str(DBT_PROJECT_DIR), dbt_executable=DBT_EXECUTABLE),
+        "dbt": WarehouseDbtResource(
+            project_dir=str(DBT_PROJECT_DIR), dbt_executable=DBT_EXECUTABLE, environment=settings.dbt_env()
+        ),
     }

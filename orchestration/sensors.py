@@ -185,7 +185,8 @@ def build_delivery_sensor(side: str) -> dg.SensorDefinition:
     return _sensor
 
 
-delivery_sensors = [build_delivery_sensor(side) for side in SIDES]
+def build_delivery_sensors() -> list[dg.SensorDefinition]:
+    return [build_delivery_sensor(side) for side in SIDES]
 
 
 # Evaluates the dbt assets' automation conditions (eager once new raw data passed its

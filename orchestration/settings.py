@@ -15,6 +15,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 # the dbt of this interpreter's environment, whether or not the environment is activated
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
+# Who answers for the assets defined in Python (ingestion, audit, publishing); the dbt
+# models' owners are declared in dbt_project.yml (`meta: dagster: owners`).
+PIPELINE_OWNERS = ["team:data-engineering"]
 
 
 def _path_from_env(name: str, default: str) -> Path:

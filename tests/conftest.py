@@ -57,19 +57,15 @@ def run_pipeline(settings, selection=None, raise_on_error=True, instance=None):
     (on an ephemeral instance unless one is given)."""
     import dagster as dg
 
-    from orchestration.assets.audit import audit_tables
-    from orchestration.assets.dbt import dbt_asset_definitions, model_gate_checks
-    from orchestration.assets.publish import publish_assets
-    from orchestration.assets.raw import raw_assets
-    from orchestration.freshness import sources_fresh
-    from orchestration.resources import build_resources
+    from orchestration.definitions import build_definitions
 
+    definitions = build_definitions(settings)
     with pytest.MonkeyPatch.context() as patch:
         for name, value in settings.dbt_env().items():
-            patch.setenv(name, value)
+            patch.setenv(name, value)  # what a run process started with these settings sees
         return dg.materialize(
-            [*raw_assets, audit_tables, *dbt_asset_definitions, *publish_assets, *model_gate_checks, sources_fresh],
-            resources=build_resources(settings),
+            [*definitions.assets, *definitions.asset_checks],
+            resources=definitions.resources,
             selection=selection,
             instance=instance or dg.DagsterInstance.ephemeral(),
             raise_on_error=raise_on_error,

@@ -27,6 +27,49 @@ def test_dagster_definitions_validate(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
 
 
+# Run in a fresh interpreter: what the code location's own modules do while they are
+# imported (module bodies under orchestration/ and the calls they make), not what the
+# libraries they import do at their own import (dagster's vendored croniter runs `file`).
+IMPORT_WATCHER = """
+import os, sys
+WRITING = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+SPAWNING = {"subprocess.Popen", "os.posix_spawn", "os.fork", "os.forkpty", "os.exec", "os.spawn", "os.system"}
+CHANGING = {"os.mkdir", "os.rename", "os.remove", "os.rmdir", "os.putenv", "os.unsetenv", "shutil.copyfile"}
+ours = os.path.join(os.getcwd(), "orchestration") + os.sep
+seen = []
+
+def writes(event, args):
+    if event != "open":
+        return False
+    path, mode, flags = args
+    return bool(set(mode) & set("wax+")) if isinstance(mode, str) else bool(isinstance(flags, int) and flags & WRITING)
+
+def during_our_module_body():
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code.co_name == "<module>":
+            return frame.f_code.co_filename.startswith(ours)
+        frame = frame.f_back
+    return False
+
+def watch(event, args):
+    if (event in SPAWNING or event in CHANGING or writes(event, args)) and during_our_module_body():
+        seen.append(f"{event} {args[0]!r}")
+
+sys.addaudithook(watch)
+import orchestration.definitions
+print("\\n".join(seen))
+"""
+
+
+def test_importing_the_code_location_writes_no_file_and_starts_no_process():
+    result = subprocess.run(
+        [sys.executable, "-B", "-c", IMPORT_WATCHER], cwd=PROJECT_ROOT, capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == ""
+
+
 def test_the_code_location_imports_none_of_the_tools_beside_it():
     result = subprocess.run(
         [sys.executable, "-c", "import sys, orchestration.definitions; "
@@ -40,7 +83,7 @@ def test_the_code_location_imports_none_of_the_tools_beside_it():
 def test_every_feed_has_an_ingestion_asset_feeding_its_staging_model():
     from orchestration.definitions import defs
 
-    graph = defs.resolve_asset_graph()
+    graph = defs().resolve_asset_graph()
     for feed in load_contract().feeds:
         raw_key = dg.AssetKey(["raw", feed.table])
         staging_key = dg.AssetKey(["staging", f"stg_{feed.side}__{feed.name}"])
@@ -52,7 +95,7 @@ def test_every_feed_has_an_ingestion_asset_feeding_its_staging_model():
 def test_groups_follow_the_layers():
     from orchestration.definitions import defs
 
-    graph = defs.resolve_asset_graph()
+    graph = defs().resolve_asset_graph()
     groups = {key.path[0]: graph.get(key).group_name for key in graph.get_all_asset_keys() if graph.get(key).is_materializable}
     assert groups == {
         "raw": "ingest", "audit": "ingest", "dictionary": "dictionary", "staging": "staging", "conform": "conform", "marts": "marts",
@@ -79,7 +122,7 @@ def test_dbt_feed_list_matches_the_contract():
     assert pairs == [(feed.side, feed.name) for feed in load_contract().feeds]
 
 
-def test_the_manifest_is_parsed_again_only_when_the_project_or_the_settings_changed(tmp_path, monkeypatch):
+def test_the_manifest_is_parsed_again_only_when_the_project_or_the_settings_changed(tmp_path):
     from dagster_dbt import DbtProject
 
     from orchestration.assets.dbt import prepare_manifest
@@ -89,13 +132,9 @@ def test_the_manifest_is_parsed_again_only_when_the_project_or_the_settings_chan
     project = DbtProject(project_dir=copy)
 
     settings = {"CG_WAREHOUSE": str(tmp_path / "warehouse.duckdb"), "CG_AS_OF": "", "CG_REPORTING_CURRENCY": "USD"}
-    for name, value in settings.items():
-        monkeypatch.setenv(name, value)  # what dbt sees, as the code location sets it
     parsed_at = prepare_manifest(project, settings).stat().st_mtime_ns
     assert prepare_manifest(project, settings).stat().st_mtime_ns == parsed_at  # nothing changed: no parse
-    monkeypatch.setenv("CG_AS_OF", "2026-06-30")
     assert prepare_manifest(project, {**settings, "CG_AS_OF": "2026-06-30"}).stat().st_mtime_ns > parsed_at
-    monkeypatch.setenv("CG_AS_OF", "")
 
     (copy / "models" / "marts" / "kpi" / "kpi_new.sql").write_text("select 1 as answer\n")
     assert '"model.common_ground.kpi_new"' in prepare_manifest(project, settings).read_text()
@@ -104,7 +143,10 @@ def test_the_manifest_is_parsed_again_only_when_the_project_or_the_settings_chan
 
 
 def test_each_layer_of_model_gates_is_one_step_with_a_blocking_check_and_a_warning_twin_per_model():
-    from orchestration.assets.dbt import model_gate_checks
+    from orchestration.assets.dbt import load_dbt_graph
+    from orchestration.settings import Settings
+
+    model_gate_checks = load_dbt_graph(Settings.from_env()).model_gate_checks()
 
     specs = {definition.node_def.name: sorted((key.asset_key.to_user_string(), key.name) for key in definition.check_keys)
              for definition in model_gate_checks}
@@ -116,3 +158,30 @@ def test_each_layer_of_model_gates_is_one_step_with_a_blocking_check_and_a_warni
     assert {(spec.name, spec.blocking) for definition in model_gate_checks for spec in definition.check_specs} == {
         ("conformed_gate", True), ("conformed_gate_warnings", False), ("mart_gate", True), ("mart_gate_warnings", False),
     }
+
+
+def test_the_dagster_ui_shows_who_owns_each_asset_what_it_is_and_where_its_code_is():
+    from orchestration.definitions import defs
+
+    graph = defs().resolve_asset_graph()
+    nodes = [graph.get(key) for key in graph.get_all_asset_keys() if graph.get(key).is_materializable]
+    dbt_nodes = [node for node in nodes if node.key.path[0] in ("dictionary", "staging", "conform", "marts")]
+
+    assert [node.key.to_user_string() for node in nodes if not node.owners] == []
+    assert graph.get(dg.AssetKey(["marts", "audit_trail"])).owners == ["team:joint-governance"]
+    assert graph.get(dg.AssetKey(["raw", "cro__visits"])).owners == ["team:data-engineering"]
+    assert [node.key.to_user_string() for node in dbt_nodes if not node.description or "Raw SQL" in node.description] == []
+    assert [node.key.to_user_string() for node in nodes if "dagster/code_references" not in node.metadata] == []
+
+    visits = graph.get(dg.AssetKey(["raw", "cro__visits"])).metadata["dagster/column_schema"]
+    sdv = next(column for column in visits.columns if column.name == "SdvDate")
+    assert (sdv.type, sdv.description) == ("varchar", "contract: date (%d-%b-%Y); not after the extract time; not before VisitDate")
+    assert [column.name for column in visits.columns][-8:] == [
+        "_delivery_id", "_source", "_cro_id", "_file_name", "_file_sha256", "_extract_at", "_row_number", "_loaded_at",
+    ]
+
+    checks = {key.name: graph.get_check_spec(key).description for key in graph.asset_check_keys}
+    assert [name for name, description in checks.items() if not description] == []
+    assert checks["accepted_values_int_sponsor__studies_study_status__PLANNED__ACTIVE__CLOSED"] == (
+        "dbt test `accepted_values` on `study_status`: PLANNED, ACTIVE, CLOSED"
+    )

@@ -30,11 +30,8 @@ def test_a_failing_conformed_gate_builds_no_mart(tmp_path, monkeypatch):
     suite_path.write_text(json.dumps(suite))
     monkeypatch.setattr(suites, "EXPECTATIONS_DIR", expectations)
     monkeypatch.setattr(checks, "EXPECTATIONS_DIR", expectations)
-    monkeypatch.setattr(
-        dbt_assets, "model_gate_checks",
-        checks.build_model_gate_checks(dbt_assets.asset_key_for_model, dbt_assets.relation_for_model),
-    )
     settings = settings_for(tmp_path, KPI_FIXTURE, as_of="2026-06-30")
+    conformed_dbt_assets, mart_dbt_assets = dbt_assets.load_dbt_graph(settings).assets
 
     result = run_pipeline(settings, raise_on_error=False)
 
@@ -44,8 +41,8 @@ def test_a_failing_conformed_gate_builds_no_mart(tmp_path, monkeypatch):
     }
     assert ("marts/fct_site_payments", "conformed_gate", dg.AssetCheckSeverity.ERROR) in failed
     materialized = {event.asset_key for event in result.get_asset_materialization_events()}
-    assert set(dbt_assets.conformed_dbt_assets.keys) <= materialized  # all built and tested: only the gate failed
-    marts = set(dbt_assets.mart_dbt_assets.keys)
+    assert set(conformed_dbt_assets.keys) <= materialized  # all built and tested: only the gate failed
+    marts = set(mart_dbt_assets.keys)
     assert dg.AssetKey(["marts", "evidence_site_payment_status"]) in marts
     assert len(marts) == 32  # 14 KPI and governance marts + six study operations marts + ten evidence models, snapshot_changes, audit_trail
     assert materialized & marts == set()

@@ -111,6 +111,16 @@ def test_one_row_per_perspective_and_planned_country(warehouse):
         assert con.execute("select count(*) from marts.kpi_country_startup").fetchall() == [(6,)]
 
 
+def test_each_built_table_reports_its_row_count_to_dagster(pipeline):
+    _, result = pipeline
+    counts = {
+        event.asset_key.to_user_string(): event.materialization.metadata.get("dagster/row_count")
+        for event in result.get_asset_materialization_events()
+    }
+    assert counts["marts/kpi_country_startup"].value == 6  # the table's rows, above
+    assert counts["staging/stg_cro__sites"] is None  # a view: counting would run its query
+
+
 def test_study_startup(warehouse):
     # Protocol final 10 Jan (both views, from the sponsor). First country ready: CRO 1 Mar
     # (FR), sponsor 2 Mar (FR). First site ready 5 Apr, FPI 1 May in both views.

@@ -18,7 +18,8 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.assets.dbt import MANIFEST
+from orchestration.assets.dbt import load_manifest
+from orchestration.settings import Settings
 from orchestration.contract import load_contract
 from orchestration.publish.policy import SHARED, load_policy, published_tables, sensitivity
 
@@ -202,7 +203,7 @@ def test_no_canary_in_a_receipt_sent_to_the_sponsor(leaky):
 
 
 def manifest() -> dict:
-    return json.loads(MANIFEST.read_text())
+    return load_manifest(Settings.from_env())
 
 
 def test_every_published_table_is_a_model_declared_for_that_audience(leaky):

@@ -10,7 +10,7 @@ import pytest
 from dagster._core.utils import make_new_run_id
 
 from orchestration import sensors
-from orchestration.assets.raw import raw_assets
+from orchestration.assets.raw import build_raw_assets
 from orchestration.contract import load_contract
 from orchestration.ingest.loader import ensure_warehouse, ingest_feed
 from orchestration.resources import build_resources
@@ -33,7 +33,7 @@ def tick(instance, landing, side="cro"):
     resources = build_resources(settings_for(landing.parent, landing))
     context = dg.build_sensor_context(
         instance=instance, resources=resources,
-        definitions=dg.Definitions(assets=raw_assets, sensors=[sensor], resources=resources),
+        definitions=dg.Definitions(assets=build_raw_assets(), sensors=[sensor], resources=resources),
     )
     return sensor.evaluate_tick(context)
 
@@ -158,19 +158,12 @@ def test_a_stray_dropped_alone_starts_a_run_that_records_it(instance, landing):
 
 
 def test_a_run_requested_for_a_delivery_builds_all_that_automation_would_rebuild_after_it(instance, landing):
-    from orchestration.assets.audit import audit_tables
-    from orchestration.assets.dbt import dbt_asset_definitions
-    from orchestration.assets.publish import publish_assets
+    from orchestration.definitions import build_definitions
 
     write_delivery(landing, "cro-acme", "sites__20260105T030000Z.csv", SITES)
-    sensor = build_delivery_sensor("cro")
-    resources = build_resources(settings_for(landing.parent, landing))
-    context = dg.build_sensor_context(
-        instance=instance, resources=resources,
-        definitions=dg.Definitions(
-            assets=[*raw_assets, audit_tables, *dbt_asset_definitions, *publish_assets], sensors=[sensor], resources=resources,
-        ),
-    )
+    definitions = build_definitions(settings_for(landing.parent, landing))
+    sensor = definitions.resolve_sensor_def("cro_deliveries")
+    context = dg.build_sensor_context(instance=instance, resources=definitions.resources, definitions=definitions)
 
     (request,) = sensor.evaluate_tick(context).run_requests
     selected = {key.to_user_string() for key in request.asset_selection}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import time
@@ -12,6 +13,9 @@ from pathlib import Path
 
 from workshop.report import published_files, summary
 from orchestration.settings import PROJECT_ROOT, Settings
+
+STEP_FINISHED = re.compile(r" - (?P<step>[\w.]+) - (?P<event>STEP_SUCCESS|STEP_FAILURE|STEP_SKIPPED) - ")
+OUTCOMES = {"STEP_SUCCESS": "done", "STEP_FAILURE": "FAILED", "STEP_SKIPPED": "skipped"}
 
 DEFAULT_DAGSTER_HOME = PROJECT_ROOT / "data" / "dagster_home"
 
@@ -69,15 +73,26 @@ def _materialize_everything(env: dict[str, str]) -> bool:
     command = [str(Path(sys.executable).parent / "dagster"), "asset", "materialize", "-m", "orchestration.definitions", "--select", "*"]
     print(f"Materializing every asset through Dagster (log: {log_path}) ...", flush=True)
     started = time.perf_counter()
-    with log_path.open("w") as log:
-        result = subprocess.run(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    if result.returncode != 0:
+    with log_path.open("w") as log, subprocess.Popen(
+        command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
+    ) as run:
+        for line in run.stdout:
+            log.write(line)
+            _print_step_progress(line, started)
+    if run.returncode != 0:
         tail = log_path.read_text(errors="replace").splitlines()[-30:]
         print("\n".join(tail), file=sys.stderr)
-        print(f"\nThe Dagster run failed (exit {result.returncode}); the full log is {log_path}.", file=sys.stderr)
+        print(f"\nThe Dagster run failed (exit {run.returncode}); the full log is {log_path}.", file=sys.stderr)
         return False
     print(f"Materialized in {time.perf_counter() - started:.0f} s.")
     return True
+
+
+def _print_step_progress(log_line: str, started: float) -> None:
+    """One line per finished step of the run, from Dagster's own event log lines."""
+    step = STEP_FINISHED.search(log_line)
+    if step:
+        print(f"  {time.perf_counter() - started:5.0f} s  {step['step']}: {OUTCOMES[step['event']]}", flush=True)
 
 
 if __name__ == "__main__":

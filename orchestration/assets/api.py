@@ -12,6 +12,7 @@ from orchestration.api.client import CroEventsClient, token_env_var
 from orchestration.api.pull import pull_events
 from orchestration.assets.raw import INGEST_GROUP
 from orchestration.resources import LandingResource
+from orchestration.settings import PIPELINE_OWNERS
 
 
 class CroApiResource(dg.ConfigurableResource):
@@ -34,6 +35,7 @@ def build_api_pull_asset(cro_id: str) -> dg.AssetsDefinition:
     @dg.asset(
         key=dg.AssetKey(["landing", f"cro_{cro_id}__events_api"]),
         group_name=INGEST_GROUP,
+        owners=PIPELINE_OWNERS,
         kinds={"api"},
         required_resource_keys={api_resource_key(cro_id), "landing"},
         description=f"New events from CRO {cro_id}'s API, written as a delivery into cro-{cro_id}/.",

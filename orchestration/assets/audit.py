@@ -10,6 +10,7 @@ from orchestration.assets.raw import INGEST_GROUP, raw_asset_key
 from orchestration.contract import load_contract
 from orchestration.ingest.loader import ensure_warehouse
 from orchestration.resources import WarehouseResource
+from orchestration.settings import PIPELINE_OWNERS
 from orchestration.warehouse import POOL
 
 AUDIT_TABLES = [dg.AssetKey(["audit", table]) for table in ("delivery_ledger", "ingest_quarantine", "delivery_releases")]
@@ -18,7 +19,7 @@ AUDIT_TABLES = [dg.AssetKey(["audit", table]) for table in ("delivery_ledger", "
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
-            key, deps=[raw_asset_key(feed) for feed in load_contract().feeds], group_name=INGEST_GROUP, kinds={"duckdb"},
+            key, deps=[raw_asset_key(feed) for feed in load_contract().feeds], group_name=INGEST_GROUP, kinds={"duckdb"}, owners=PIPELINE_OWNERS,
             automation_condition=dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed(),
             description=f"audit.{key.path[-1]}, written by the ingestion assets.",
         )

@@ -5,26 +5,21 @@ lined up with the ingestion assets so the graph reads as one picture."""
 import fcntl
 import json
 import os
+import re
 import shutil
-from collections.abc import Mapping
-from functools import cache
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import (
-    DagsterDbtTranslator,
-    DagsterDbtTranslatorSettings,
-    DbtCliResource,
-    DbtProject,
-    dbt_assets,
-)
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject, dbt_assets
 
 from orchestration.gates.checks import build_model_gate_checks
+from orchestration.resources import WarehouseDbtResource, WarehouseResource
 from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, Settings
 from orchestration.warehouse import POOL
-
-dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR)
 
 
 def prepare_manifest(project: DbtProject, dbt_env: Mapping[str, str]) -> Path:
@@ -49,7 +44,9 @@ def prepare_manifest(project: DbtProject, dbt_env: Mapping[str, str]) -> Path:
             and parsed_with.read_text() == settings
         ):
             return published
-        DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE).cli(["--quiet", "parse"], target_path=target).wait()
+        WarehouseDbtResource(project_dir=project, dbt_executable=DBT_EXECUTABLE, environment=dict(dbt_env)).cli(
+            ["--quiet", "parse"], target_path=target
+        ).wait()
         staged = target / f".manifest.{os.getpid()}.json"
         shutil.copyfile(target / "manifest.json", staged)
         os.replace(staged, published)
@@ -64,10 +61,6 @@ def _newest_project_file(project_dir: Path) -> float:
         path.stat().st_mtime for path in project_dir.rglob("*") if path.relative_to(project_dir).parts[0] not in generated
     )
 
-
-DBT_ENV = Settings.from_env().dbt_env()
-os.environ.update(DBT_ENV)  # dbt runs as a subprocess and reads these
-MANIFEST = prepare_manifest(dbt_project, DBT_ENV)
 
 LAYER_GROUPS = {"staging": "staging", "intermediate": "conform", "marts": "marts"}
 
@@ -105,6 +98,14 @@ class CommonGroundTranslator(DagsterDbtTranslator):
         tags = super().get_tags(dbt_resource_props)
         return {**tags, READS_LEDGER_LIVE_TAG: "true"} if _reads_ledger_live(dbt_resource_props) else tags
 
+    def get_description(self, dbt_resource_props: Mapping[str, Any]) -> str:
+        # the YAML's description alone: the UI shows the SQL through the code reference
+        return dbt_resource_props.get("description") or ""
+
+    def get_asset_check_spec(self, asset_spec, manifest, unique_id, project) -> dg.AssetCheckSpec | None:
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        return spec._replace(description=describe_test(manifest["nodes"][unique_id])) if spec else None
+
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "seed":
             return "dictionary"
@@ -112,49 +113,135 @@ class CommonGroundTranslator(DagsterDbtTranslator):
         return LAYER_GROUPS.get(layer, layer)
 
 
+REF = re.compile(r"""ref\(\s*['"](?P<model>\w+)['"]\s*\)""")
+LEADING_COMMENT = re.compile(r"\s*\{#-?(?P<comment>.*?)-?#\}", re.S)
+
+
+def describe_test(test: Mapping[str, Any]) -> str:
+    """`not_null` on `site_number`; `accepted_values` on `status`: PLANNED, ACTIVE; a
+    singular test's own leading comment."""
+    if test.get("description"):
+        return test["description"]
+    generic = test.get("test_metadata")
+    if not generic:
+        comment = LEADING_COMMENT.match(test.get("raw_code", ""))
+        summary = f": {' '.join(comment.group('comment').split())}" if comment else ""
+        return f"dbt test {test['original_file_path']}{summary}"
+    kwargs = generic.get("kwargs", {})
+    described = f"dbt test `{generic['name']}`"
+    if kwargs.get("column_name"):
+        described += f" on `{kwargs['column_name']}`"
+    if kwargs.get("columns"):
+        described += f" on ({', '.join(kwargs['columns'])})"
+    if kwargs.get("values"):
+        described += f": {', '.join(map(str, kwargs['values']))}"
+    if kwargs.get("to"):
+        target = REF.fullmatch(kwargs["to"].strip())
+        described += f" -> {target.group('model') if target else kwargs['to']}.{kwargs.get('field', '')}"
+    return described
+
+
 MART_MODELS = "path:models/marts/kpi path:models/marts/governance path:models/marts/evidence"
-TRANSLATOR = CommonGroundTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
-
-
-@dbt_assets(
-    manifest=MANIFEST, dagster_dbt_translator=TRANSLATOR, project=dbt_project, pool=POOL,
-    exclude=MART_MODELS, name="conformed_dbt_assets",
+TRANSLATOR = CommonGroundTranslator(
+    settings=DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_code_references=True)
 )
-def conformed_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    """Dictionary seeds, staging, intermediate and the core dimensions and facts."""
-    yield from dbt.cli(["build"], context=context).stream()
 
 
-@dbt_assets(
-    manifest=MANIFEST, dagster_dbt_translator=TRANSLATOR, project=dbt_project, pool=POOL,
-    select=MART_MODELS, name="mart_dbt_assets",
-)
-def mart_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    """The KPI, governance and evidence marts, built only once the conformed gates passed."""
-    yield from dbt.cli(["build"], context=context).stream()
+@dataclass(frozen=True)
+class DbtGraph:
+    """The parsed dbt project as Dagster sees it: its two steps (the conformed layer, then
+    the marts once the conformed gates passed) and where each model lives."""
+
+    manifest_path: Path
+    assets: tuple[dg.AssetsDefinition, ...]
+
+    @cached_property
+    def manifest(self) -> dict:
+        return json.loads(self.manifest_path.read_text())
+
+    @cached_property
+    def _models(self) -> dict[str, dict]:
+        nodes = self.manifest["nodes"].values()
+        return {node["name"]: node for node in nodes if node["resource_type"] == "model"}
+
+    def asset_key_for_model(self, model: str) -> dg.AssetKey:
+        return TRANSLATOR.get_asset_key(self._models[model])
+
+    def relation_for_model(self, model: str) -> str:
+        """`schema.table` of a model as dbt builds it (the database is whatever file is open)."""
+        node = self._models[model]
+        return f'"{node["schema"]}"."{node["alias"]}"'
+
+    def model_gate_checks(self) -> list[dg.AssetChecksDefinition]:
+        return build_model_gate_checks(self.asset_key_for_model, self.relation_for_model)
 
 
-dbt_asset_definitions = [conformed_dbt_assets, mart_dbt_assets]
+def load_dbt_graph(settings: Settings) -> DbtGraph:
+    """Parses the project first when its files or `settings` changed since the last parse."""
+    project = DbtProject(project_dir=DBT_PROJECT_DIR)
+    manifest = prepare_manifest(project, settings.dbt_env())
+    return DbtGraph(manifest_path=manifest, assets=tuple(build_dbt_assets(project, manifest)))
 
 
-@cache
-def _model_nodes() -> dict[str, dict]:
-    nodes = json.loads(MANIFEST.read_text())["nodes"].values()
-    return {node["name"]: node for node in nodes if node["resource_type"] == "model"}
+def load_manifest(settings: Settings) -> dict:
+    return json.loads(prepare_manifest(DbtProject(project_dir=DBT_PROJECT_DIR), settings.dbt_env()).read_text())
 
 
-def _model_node(model: str) -> dict:
-    return _model_nodes()[model]
+def build_dbt_assets(project: DbtProject, manifest: Path) -> list[dg.AssetsDefinition]:
+    counted = counted_tables(json.loads(manifest.read_text()))
+
+    @dbt_assets(
+        manifest=manifest, dagster_dbt_translator=TRANSLATOR, project=project, pool=POOL,
+        exclude=MART_MODELS, name="conformed_dbt_assets",
+    )
+    def conformed_dbt_assets(context: dg.AssetExecutionContext, dbt: WarehouseDbtResource, warehouse: WarehouseResource):
+        """Dictionary seeds, staging, intermediate and the core dimensions and facts."""
+        yield from with_row_counts(dbt.cli(["build"], context=context).stream(), warehouse, counted)
+
+    @dbt_assets(
+        manifest=manifest, dagster_dbt_translator=TRANSLATOR, project=project, pool=POOL,
+        select=MART_MODELS, name="mart_dbt_assets",
+    )
+    def mart_dbt_assets(context: dg.AssetExecutionContext, dbt: WarehouseDbtResource, warehouse: WarehouseResource):
+        """The KPI, governance and evidence marts, built only once the conformed gates passed."""
+        yield from with_row_counts(dbt.cli(["build"], context=context).stream(), warehouse, counted)
+
+    return [conformed_dbt_assets, mart_dbt_assets]
 
 
-def asset_key_for_model(model: str) -> dg.AssetKey:
-    return TRANSLATOR.get_asset_key(_model_node(model))
+def counted_tables(manifest: Mapping[str, Any]) -> dict[str, str]:
+    """unique_id -> relation of each model stored as a table in the DuckDB warehouse (a
+    view is not counted: counting would run its query). None on other engines, where the
+    warehouse file does not hold the models."""
+    if manifest["metadata"].get("adapter_type") != "duckdb":
+        return {}
+    return {
+        node["unique_id"]: f'"{node["schema"]}"."{node["alias"]}"'
+        for node in manifest["nodes"].values()
+        if node["resource_type"] in ("model", "seed") and node["config"].get("materialized") != "view"
+    }
 
 
-def relation_for_model(model: str) -> str:
-    """`schema.table` of a model as dbt builds it (the database is whatever file is open)."""
-    node = _model_node(model)
-    return f'"{node["schema"]}"."{node["alias"]}"'
-
-
-model_gate_checks = build_model_gate_checks(asset_key_for_model, relation_for_model)
+def with_row_counts(events: Iterable, warehouse: WarehouseResource, counted: Mapping[str, str]) -> Iterator:
+    """The dbt events, each built table's with its row count. DuckDB admits one writing
+    process and dbt holds the file while it builds, so the counts are taken once it
+    exited: the step's events follow at its end (dbt's own log streams meanwhile). Events
+    of a build that failed half-way are still reported, then the failure."""
+    if not counted:
+        yield from events
+        return
+    events_so_far, failure = [], None
+    try:
+        events_so_far.extend(events)
+    except Exception as error:  # noqa: BLE001 - re-raised below, after the events of what was built
+        failure = error
+    with warehouse.connect(read_only=True) as con:
+        for event in events_so_far:
+            unique_id = event.metadata.get("unique_id") if isinstance(event, dg.Output) else None
+            relation = counted.get(getattr(unique_id, "value", unique_id))
+            if relation:
+                (rows,) = con.execute(f"select count(*) from {relation}").fetchone()
+                event = event.with_metadata({**event.metadata, "dagster/row_count": dg.MetadataValue.int(rows)})
+            yield event
+    if failure:
+        raise failure

@@ -6,12 +6,13 @@ from collections import Counter
 
 import dagster as dg
 
-from orchestration.contract import Feed, load_contract
+from orchestration.contract import Column, Feed, load_contract
 from orchestration.freshness import raw_freshness_policy
 from orchestration.gates.checks import check_results, gate_check_specs
 from orchestration.gates.suites import raw_suite_name
-from orchestration.ingest.loader import Outcome, ensure_warehouse, ingest_feed
-from orchestration.resources import LandingResource, QualityGatesResource, WarehouseResource
+from orchestration.ingest.loader import LINEAGE_COLUMNS, Outcome, ensure_warehouse, ingest_feed
+from orchestration.resources import LandingResource, QualityDocsResource, WarehouseResource
+from orchestration.settings import PIPELINE_OWNERS
 from orchestration.warehouse import POOL, scalar
 
 INGEST_GROUP = "ingest"
@@ -33,6 +34,7 @@ def build_raw_asset(feed: Feed) -> dg.AssetsDefinition:
             "delivery it blocks is held out of this table, so the gate fails only if a blocking delivery got in.",
         ),
         group_name=INGEST_GROUP,
+        owners=PIPELINE_OWNERS,
         freshness_policy=raw_freshness_policy(),
         kinds={"duckdb", feed.format},
         pool=POOL,
@@ -40,11 +42,15 @@ def build_raw_asset(feed: Feed) -> dg.AssetsDefinition:
             f"{feed.side.capitalize()} `{feed.name}` deliveries ({feed.kind} {feed.format}), loaded as "
             f"delivered into raw.{feed.table} with lineage; key: {', '.join(feed.key)}."
         ),
-        metadata={"feed_kind": feed.kind, "contract_version": contract.version, "key": ", ".join(feed.key)},
+        metadata={
+            "feed_kind": feed.kind, "contract_version": contract.version, "key": ", ".join(feed.key),
+            "dagster/column_schema": raw_column_schema(feed),
+        },
         tags={"side": feed.side},
     )
     def _raw_feed(
-        context: dg.AssetExecutionContext, landing: LandingResource, warehouse: WarehouseResource, gates: QualityGatesResource
+        context: dg.AssetExecutionContext, landing: LandingResource, warehouse: WarehouseResource,
+        quality_docs: QualityDocsResource,
     ):
         def report(outcome: Outcome) -> None:
             detail = outcome.reason
@@ -60,7 +66,7 @@ def build_raw_asset(feed: Feed) -> dg.AssetsDefinition:
         with warehouse.connect() as con:
             ensure_warehouse(con, contract)
             outcomes = ingest_feed(
-                con, contract, feed, landing.landing_path, landing.archive_path, gates.docs_path, context.run_id,
+                con, contract, feed, landing.landing_path, landing.archive_path, quality_docs.docs_path, context.run_id,
                 on_progress=report,
             )
             total_rows = scalar(con, f"select count(*) from raw.{feed.table}")
@@ -74,6 +80,36 @@ def build_raw_asset(feed: Feed) -> dg.AssetsDefinition:
         )
 
     return _raw_feed
+
+
+def raw_column_schema(feed: Feed) -> dg.TableSchema:
+    """Every value lands as delivered, as text; the contract's type and rules say what the
+    gate checks it against. Then the lineage columns the loader adds."""
+    delivered = [
+        dg.TableColumn(
+            column.name, "varchar", description=_contract_rules(feed, column),
+            constraints=dg.TableColumnConstraints(nullable=not column.required),
+            tags={"sensitivity": column.sensitivity} if column.sensitivity != "shared" else {},
+        )
+        for column in feed.columns
+    ]
+    lineage = [dg.TableColumn(name, data_type, description="lineage") for name, data_type in LINEAGE_COLUMNS.items()]
+    return dg.TableSchema(columns=[*delivered, *lineage])
+
+
+def _contract_rules(feed: Feed, column: Column) -> str:
+    kind = f"{column.type} ({feed.date_format})" if column.type == "date" else column.type
+    rules = [
+        f"one of {', '.join(column.values)}" if column.values else "",
+        "required" if column.required else "",
+        "may be absent" if column.optional else "",
+        "not after the extract time" if column.past else "",
+        f"at least {column.min:g}" if column.min is not None else "",
+        f"at most {column.max:g}" if column.max is not None else "",
+        f"not before {column.not_before}" if column.not_before else "",
+        "key" if column.name in feed.key else "",
+    ]
+    return "; ".join([f"contract: {kind}", *filter(None, rules)])
 
 
 def _held_deliveries(con, feed: Feed) -> list[str]:
@@ -103,4 +139,5 @@ def _summary(outcomes: list[Outcome], total_rows: int) -> dict:
     }
 
 
-raw_assets = [build_raw_asset(feed) for feed in load_contract().feeds]
+def build_raw_assets() -> list[dg.AssetsDefinition]:
+    return [build_raw_asset(feed) for feed in load_contract().feeds]

@@ -24,7 +24,7 @@ import dagster as dg
 
 from orchestration.gates.suites import EXPECTATIONS_DIR, Suite, load_suite
 from orchestration.gates.validate import ExpectationOutcome, GateResult, merge_outcomes, publish_docs, validate
-from orchestration.resources import QualityGatesResource, WarehouseResource
+from orchestration.resources import QualityDocsResource, WarehouseResource
 from orchestration.warehouse import POOL, first_row, naive_utc
 
 MODEL_GATES = {"conformed": "conformed_gate", "marts": "mart_gate"}
@@ -161,14 +161,14 @@ def _layer_gate_checks(gate: str, asset_key_for_model, relation_for_model) -> dg
         gated[gate_spec.key] = (suite, relation_for_model(model))
 
     @dg.multi_asset_check(specs=specs, name=f"{MODEL_GATES[gate]}s", can_subset=True, pool=POOL)
-    def _gates(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, gates: QualityGatesResource):
+    def _gates(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, quality_docs: QualityDocsResource):
         selected = context.selected_asset_check_keys
         verdicts = {}
         with warehouse.connect() as con:
             for key in sorted(gated, key=lambda key: key.asset_key.to_user_string()):
                 if key in selected or _warnings_key(key) in selected:
-                    verdicts[key] = _run_gate(context, con, *gated[key], gates)
-        publish_docs(list(verdicts.values()), gates.docs_path)
+                    verdicts[key] = _run_gate(context, con, *gated[key], quality_docs)
+        publish_docs(list(verdicts.values()), quality_docs.docs_path)
         for key, result in verdicts.items():
             yield from (check for check in check_results([result], key) if _key_of(check) in selected)
 
@@ -183,14 +183,14 @@ def _key_of(check: dg.AssetCheckResult) -> dg.AssetCheckKey:
     return dg.AssetCheckKey(check.asset_key, check.check_name)
 
 
-def _run_gate(context, con, suite: Suite, relation: str, gates: QualityGatesResource) -> GateResult:
+def _run_gate(context, con, suite: Suite, relation: str, quality_docs: QualityDocsResource) -> GateResult:
     """The suite on the model's rows where they are, in DuckDB: a view of the rows to
     validate (on an incremental model, those built since the gate last passed)."""
     since = _validated_through(con, suite.name, relation)
     view = f"gate__{suite.name}"
     scope = "" if since is None else f" where {BUILT_AT} > timestamp '{since:%Y-%m-%d %H:%M:%S.%f}'"
     con.execute(f"create or replace temp view {view} as select * from {relation}{scope}")
-    result = validate(con, view, suite, f"{context.run.run_id}-{suite.name}", gates.docs_path)
+    result = validate(con, view, suite, f"{context.run.run_id}-{suite.name}", quality_docs.docs_path)
     built = first_row(con, f"select max({BUILT_AT}) from {view}")[0] if since is not None else None
     con.execute(f"drop view {view}")
     if result.passed and built is not None:

@@ -5,11 +5,11 @@ The rows held keep their values in the warehouse and in the sender's own receipt
 
 from __future__ import annotations
 
-import json
 from functools import cache
 
 from orchestration.gates.suites import TYPED_SUFFIX
 from orchestration.publish.policy import SHARED, sensitivity
+from orchestration.settings import Settings
 
 MASK = "***"
 VALUE_KEYS = ("partial_unexpected_list", "unexpected_list")
@@ -19,9 +19,9 @@ ROW_KEYS = ("partial_unexpected_index_list", "unexpected_index_list")
 
 @cache
 def _manifest() -> dict:
-    from orchestration.assets.dbt import MANIFEST  # parses the dbt project when it changed
+    from orchestration.assets.dbt import load_manifest  # parses the dbt project when it changed
 
-    return json.loads(MANIFEST.read_text())
+    return load_manifest(Settings.from_env())
 
 
 @cache

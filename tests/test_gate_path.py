@@ -44,7 +44,7 @@ def test_a_failing_conformed_gate_builds_no_mart(tmp_path, monkeypatch):
     assert set(conformed_dbt_assets.keys) <= materialized  # all built and tested: only the gate failed
     marts = set(mart_dbt_assets.keys)
     assert dg.AssetKey(["marts", "evidence_site_payment_status"]) in marts
-    assert len(marts) == 31  # 14 KPI and governance marts + six study operations marts + nine evidence models, snapshot_changes, audit_trail
+    assert len(marts) == 38  # 14 KPI and governance marts + six study operations marts + 16 evidence models, snapshot_changes, audit_trail
     assert materialized & marts == set()
     with connect(settings.warehouse, read_only=True) as con:
         built = con.execute(

@@ -102,8 +102,10 @@ def test_the_sponsor_s_evidence_has_no_internal_cost(leaky):
     texts = database_texts(settings.publish_dir / "sponsor.duckdb")
     evidence = sorted(table for table in texts if table.startswith("evidence_"))
     assert evidence == [
-        "evidence_accrual_coverage", "evidence_budget_burn", "evidence_data_quality", "evidence_deviations",
-        "evidence_enrollment_vs_plan", "evidence_forecast_accuracy", "evidence_risks", "evidence_site_payment_status",
+        "evidence_accrual_coverage", "evidence_budget_burn", "evidence_closeout", "evidence_country_readiness",
+        "evidence_country_startup", "evidence_data_quality", "evidence_deviations", "evidence_enrollment_vs_plan",
+        "evidence_event_to_payable", "evidence_forecast_accuracy", "evidence_milestone_discrepancies", "evidence_risks",
+        "evidence_site_payment_status", "evidence_site_readiness", "evidence_study_startup",
         "evidence_verification_timeliness",
     ]
     assert {table: canaries_in(texts[table], every_canary(planted)) for table in evidence} == {table: [] for table in evidence}
@@ -149,7 +151,7 @@ def test_a_cro_s_view_holds_only_its_own_studies_and_deliveries(leaky):
             ]
             studies = {table: sorted(r[0] for r in con.execute(f'select distinct study_id from "{table}"').fetchall()) for table in studied}
             sources = con.execute("select name from _published where item = 'source' order by name").fetchall()
-        assert len(studies) == 38  # every published table with a study_id: the study operations facts and marts, eight evidence models (not data quality's)
+        assert len(studies) == 45  # every published table with a study_id: the study operations facts and marts, 15 evidence models (not data quality's)
         assert {table: found for table, found in studies.items() if set(found) - {study}} == {}  # an empty table holds no foreign row
         assert sources == [(f"cro-{cro_id}",), ("sponsor",)]
         assert canaries_in(repr(database_texts(path)), planted[other]) == []

@@ -25,8 +25,10 @@ LAST_WEEK = "20261116T"  # held back for the second run
 AUDIENCES = ["cro-acme", "cro-zenith", "governance", "sponsor"]
 SPONSOR_TABLES = [
     "_published", "dim_cost_bucket", "dim_country", "dim_site", "dim_study", "dim_subject", "dim_visit_type",
-    "evidence_accrual_coverage", "evidence_budget_burn", "evidence_data_quality", "evidence_deviations",
-    "evidence_enrollment_vs_plan", "evidence_forecast_accuracy", "evidence_risks", "evidence_site_payment_status",
+    "evidence_accrual_coverage", "evidence_budget_burn", "evidence_closeout", "evidence_country_readiness",
+    "evidence_country_startup", "evidence_data_quality", "evidence_deviations", "evidence_enrollment_vs_plan",
+    "evidence_event_to_payable", "evidence_forecast_accuracy", "evidence_milestone_discrepancies", "evidence_risks",
+    "evidence_site_payment_status", "evidence_site_readiness", "evidence_study_startup",
     "evidence_verification_timeliness", "fct_accruals",
     "fct_country_plan", "fct_deviations", "fct_enrollment_plan", "fct_forecast", "fct_invoices", "fct_milestone_events",
     "fct_risks", "fct_site_packs", "fct_site_payments", "fct_subject_visits",
@@ -109,7 +111,8 @@ def test_each_audience_gets_a_database_and_a_parquet_folder(published):
     assert sorted(path.stem for path in (settings.publish_dir / "sponsor").glob("*.parquet")) == SPONSOR_TABLES
     with duckdb.connect(str(settings.publish_dir / "governance.duckdb"), read_only=True) as con:
         assert [row[0] for row in con.execute("select table_name from information_schema.tables order by 1").fetchall()] == [
-            "_published", "audit_trail", "evidence_data_quality", "held_deliveries", "kpi_data_quality", "mapping_gaps", "quarantined_rows",
+            "_published", "audit_trail", "evidence_data_quality", "evidence_milestone_discrepancies", "held_deliveries", "kpi_data_quality",
+            "mapping_gaps", "quarantined_rows",
             "rpt_milestone_discrepancies", "snapshot_changes", "source_freshness",
         ]
 

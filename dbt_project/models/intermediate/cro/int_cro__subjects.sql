@@ -1,12 +1,27 @@
 {#- One row per subject, from the CRO's events as they stand at the as-of date
     (corrections applied, voids removed): when the subject was screened, randomized,
-    failed screening or withdrew, and where. -#}
+    failed screening or withdrew, and where, with the delivery row of its (first)
+    randomization, the record behind the CRO's LPI and enrollment. -#}
 with events as (
     select * from {{ ref('int_cro__events_effective') }}
     where subject_id is not null
 ),
 
-final as (
+first_randomizations as (
+    select cro_id, study_id, subject_id, _delivery_id, _row_number
+    from (
+        select
+            events.*,
+            row_number() over (
+                partition by cro_id, study_id, subject_id order by occurred_date, recorded_at, event_id
+            ) as randomization_order
+        from events
+        where cro_event_type = 'SUBJ_RANDOMIZED'
+    ) as randomizations
+    where randomization_order = 1
+),
+
+per_subject as (
     select
         -- ids
         cro_id,
@@ -28,6 +43,19 @@ final as (
         end as subject_status
     from events
     group by cro_id, study_id, subject_id
+),
+
+final as (
+    select
+        per_subject.*,
+        -- lineage of the randomization
+        first_randomizations._delivery_id as _randomized_delivery_id,
+        first_randomizations._row_number as _randomized_row_number
+    from per_subject
+    left join first_randomizations
+        on per_subject.cro_id = first_randomizations.cro_id
+        and per_subject.study_id = first_randomizations.study_id
+        and per_subject.subject_id = first_randomizations.subject_id
 )
 
 select * from final

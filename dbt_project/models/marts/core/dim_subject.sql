@@ -13,5 +13,8 @@ select
     screen_failed_date,
     withdrawn_date,
     -- status
-    subject_status
+    subject_status,
+    -- lineage of the (first) randomization: the record behind the CRO's LPI and enrollment
+    _randomized_delivery_id,
+    _randomized_row_number
 from {{ ref('int_cro__subjects') }}

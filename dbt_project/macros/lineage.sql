@@ -52,3 +52,14 @@
     {{ alias }}._delivery_date <= (select as_of_date from {{ ref('int_as_of_date') }})
     {%- endif -%}
 {%- endmacro %}
+
+{#- The lineage of an evidence record, from the record's `_delivery_id` and `_row_number`
+    and the model's `ledger` CTE (audit.delivery_ledger joined on the delivery). -#}
+{% macro evidence_lineage(records) -%}
+    ledger.source,
+    ledger.file_name,
+    ledger.sha256 as file_sha256,
+    {{ records }}._row_number as row_number,
+    ledger.extract_at,
+    {{ records }}._delivery_id as delivery_id
+{%- endmacro %}

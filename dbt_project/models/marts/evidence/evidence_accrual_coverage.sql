@@ -104,13 +104,7 @@ final as (
         under_kpi_rows.counted_as,
         under_kpi_rows.exclusion_reason is null as is_counted,
         under_kpi_rows.exclusion_reason,
-        -- lineage
-        ledger.source,
-        ledger.file_name,
-        ledger.sha256 as file_sha256,
-        under_kpi_rows._row_number as row_number,
-        ledger.extract_at,
-        under_kpi_rows._delivery_id as delivery_id
+        {{ evidence_lineage('under_kpi_rows') }}
     from under_kpi_rows
     left join ledger
         on under_kpi_rows._delivery_id = ledger.delivery_id

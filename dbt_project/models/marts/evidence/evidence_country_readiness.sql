@@ -122,13 +122,7 @@ final as (
         records.sets,
         records.sets is not null as is_counted,
         records.exclusion_reason,
-        -- lineage
-        ledger.source,
-        ledger.file_name,
-        ledger.sha256 as file_sha256,
-        records._row_number as row_number,
-        ledger.extract_at,
-        records._delivery_id as delivery_id
+        {{ evidence_lineage('records') }}
     from records
     left join ledger
         on records._delivery_id = ledger.delivery_id

@@ -93,13 +93,7 @@ final as (
         case when coalesce(records.sets_date, records.counts_in) is null then
             'not_first: the first ' || records.milestone_code || ' in the country is on ' || cast(records.first_date as {{ dbt.type_string() }})
         end as exclusion_reason,
-        -- lineage
-        ledger.source,
-        ledger.file_name,
-        ledger.sha256 as file_sha256,
-        records._row_number as row_number,
-        ledger.extract_at,
-        records._delivery_id as delivery_id
+        {{ evidence_lineage('records') }}
     from records
     left join ledger
         on records._delivery_id = ledger.delivery_id

@@ -149,13 +149,7 @@ final as (
         records.is_due,
         records.is_paid_within_sla,
         records.exclusion_reason,
-        -- lineage
-        ledger.source,
-        ledger.file_name,
-        ledger.sha256 as file_sha256,
-        records._row_number as row_number,
-        ledger.extract_at,
-        records._delivery_id as delivery_id
+        {{ evidence_lineage('records') }}
     from records
     left join ledger
         on records._delivery_id = ledger.delivery_id

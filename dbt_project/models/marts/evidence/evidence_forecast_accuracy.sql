@@ -136,13 +136,7 @@ final as (
         case when month_totals.exclusion_reason is null and month_totals.month_record_rank = 1
             then cast(abs(month_totals.month_actual) as decimal(18, 2))
         end as month_abs_actual,
-        -- lineage
-        ledger.source,
-        ledger.file_name,
-        ledger.sha256 as file_sha256,
-        month_totals._row_number as row_number,
-        ledger.extract_at,
-        month_totals._delivery_id as delivery_id
+        {{ evidence_lineage('month_totals') }}
     from month_totals
     left join ledger
         on month_totals._delivery_id = ledger.delivery_id

@@ -62,13 +62,7 @@ final as (
         case when ranked.milestone_date <> ranked.first_date then
             'not_first: the first ' || ranked.perspective || ' record in scope is on ' || cast(ranked.first_date as {{ dbt.type_string() }})
         end as exclusion_reason,
-        -- lineage
-        ledger.source,
-        ledger.file_name,
-        ledger.sha256 as file_sha256,
-        ranked._row_number as row_number,
-        ledger.extract_at,
-        ranked._delivery_id as delivery_id
+        {{ evidence_lineage('ranked') }}
     from ranked
     left join ledger
         on ranked._delivery_id = ledger.delivery_id

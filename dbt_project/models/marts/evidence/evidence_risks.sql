@@ -75,13 +75,7 @@ final as (
         judged.sets,
         judged.exclusion_reason is null as is_counted,
         judged.exclusion_reason,
-        -- lineage
-        ledger.source,
-        ledger.file_name,
-        ledger.sha256 as file_sha256,
-        judged._row_number as row_number,
-        ledger.extract_at,
-        judged._delivery_id as delivery_id
+        {{ evidence_lineage('judged') }}
     from judged
     left join ledger
         on judged._delivery_id = ledger.delivery_id

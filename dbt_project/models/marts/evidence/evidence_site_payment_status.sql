@@ -58,13 +58,7 @@ final as (
         case
             when not classified.is_counted then 'not_payable_yet: payable on ' || coalesce(cast(classified.payable_date as {{ dbt.type_string() }}), 'no date') || ', after the as-of date'
         end as exclusion_reason,
-        -- lineage
-        ledger.source,
-        ledger.file_name,
-        ledger.sha256 as file_sha256,
-        classified._row_number as row_number,
-        ledger.extract_at,
-        classified._delivery_id as delivery_id
+        {{ evidence_lineage('classified') }}
     from classified
     left join ledger
         on classified._delivery_id = ledger.delivery_id

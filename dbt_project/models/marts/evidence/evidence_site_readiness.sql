@@ -122,13 +122,7 @@ final as (
                 then 'not_first: the first PROTOCOL_FINAL of the study is on ' || cast(roles.first_date as {{ dbt.type_string() }})
             else 'not_first: the first ' || roles.milestone_code || ' of the site is on ' || cast(roles.first_date as {{ dbt.type_string() }})
         end as exclusion_reason,
-        -- lineage
-        ledger.source,
-        ledger.file_name,
-        ledger.sha256 as file_sha256,
-        roles._row_number as row_number,
-        ledger.extract_at,
-        roles._delivery_id as delivery_id
+        {{ evidence_lineage('roles') }}
     from roles
     cross join as_of
     left join ledger

@@ -55,13 +55,7 @@ final as (
         case when coalesce(roles.sets_date, roles.counts_in) is null then
             'not_first: the first ' || roles.milestone_code || ' of the study is on ' || cast(roles.first_date as {{ dbt.type_string() }})
         end as exclusion_reason,
-        -- lineage
-        ledger.source,
-        ledger.file_name,
-        ledger.sha256 as file_sha256,
-        roles._row_number as row_number,
-        ledger.extract_at,
-        roles._delivery_id as delivery_id
+        {{ evidence_lineage('roles') }}
     from roles
     left join ledger
         on roles._delivery_id = ledger.delivery_id

@@ -51,13 +51,7 @@ final as (
             when not judged.is_counted then 'after_as_of: visit on ' || cast(judged.visit_date as {{ dbt.type_string() }}) || ', after the as-of date'
             when not judged.is_due then 'not_yet_due: SLA of {{ sla }} days from ' || cast(judged.visit_date as {{ dbt.type_string() }}) || ' not over at the as-of date'
         end as exclusion_reason,
-        -- lineage
-        ledger.source,
-        ledger.file_name,
-        ledger.sha256 as file_sha256,
-        judged._row_number as row_number,
-        ledger.extract_at,
-        judged._delivery_id as delivery_id
+        {{ evidence_lineage('judged') }}
     from judged
     left join ledger
         on judged._delivery_id = ledger.delivery_id

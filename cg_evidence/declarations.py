@@ -20,7 +20,7 @@ class Evidence:
 
 
 @cache
-def _models() -> dict[str, dict]:
+def model_nodes() -> dict[str, dict]:
     from orchestration.assets.dbt import load_manifest  # parses the dbt project when it changed
     from orchestration.settings import Settings
 
@@ -33,13 +33,13 @@ def _relation(node: dict) -> str:
 
 
 def relation(model: str) -> str:
-    return _relation(_models()[model])
+    return _relation(model_nodes()[model])
 
 
 def evidence_models() -> dict[str, Evidence]:
     """Every evidence model, by the KPI mart it explains."""
     found = {}
-    for node in _models().values():
+    for node in model_nodes().values():
         declared = node["config"].get("meta", {}).get("evidence")
         if declared:
             found[declared["kpi"]] = Evidence(
@@ -52,4 +52,4 @@ def evidence_models() -> dict[str, Evidence]:
 
 def kpi_marts() -> list[str]:
     """Every KPI mart: the models under models/marts/kpi/, each of which needs an evidence model."""
-    return sorted(name for name, node in _models().items() if node["original_file_path"].startswith("models/marts/kpi/"))
+    return sorted(name for name, node in model_nodes().items() if node["original_file_path"].startswith("models/marts/kpi/"))

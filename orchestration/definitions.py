@@ -2,6 +2,8 @@
 work at import: Dagster calls `defs` when it loads the location (then the dbt project is
 parsed, if it changed, and the contract read)."""
 
+import warnings
+
 import dagster as dg
 
 from orchestration.assets.api import build_api_pull_asset, build_api_resources
@@ -21,7 +23,11 @@ from orchestration.settings import Settings
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return build_definitions(Settings.from_env())
+    # Code references are a beta API we chose; its warning, once per asset, would bury
+    # every run's output (and fill a pipe a caller reads only at the end).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return build_definitions(Settings.from_env())
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:

@@ -23,10 +23,12 @@ DAGSTER = str(Path(sys.executable).parent / "dagster")
 SITES_HEADER = "CroStudyRef,SiteCode,SponsorSiteNo,Country,Status\n"
 
 
-def start_run(feed_key: str, env: dict[str, str]) -> subprocess.Popen:
+def start_run(feed_key: str, env: dict[str, str], output: int = subprocess.PIPE) -> subprocess.Popen:
+    """The run's output goes to `output`: a pipe the caller must read, or DEVNULL for a
+    run nobody waits on (an unread pipe that fills up would stall it)."""
     return subprocess.Popen(
         [DAGSTER, "asset", "materialize", "-m", "orchestration.definitions", "--select", feed_key],
-        cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=PROJECT_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, text=True,
     )
 
 
@@ -119,7 +121,7 @@ def kill_a_run_holding_the_pool(tmp_path: Path) -> tuple[dict[str, str], str]:
            "CG_QUALITY_DOCS_DIR": str(tmp_path / "quality_docs")}
     with dg.DagsterInstance.from_config(str(home)):
         pass
-    killed = start_run("raw/cro__sites", env)
+    killed = start_run("raw/cro__sites", env, output=subprocess.DEVNULL)
     with dg.DagsterInstance.from_config(str(home)) as instance:
         killed_run_id = wait_for_a_claimed_slot(instance)
     os.kill(killed.pid, signal.SIGKILL)

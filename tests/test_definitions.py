@@ -122,7 +122,7 @@ def test_dbt_feed_list_matches_the_contract():
     assert pairs == [(feed.side, feed.name) for feed in load_contract().feeds]
 
 
-def test_the_manifest_is_parsed_again_only_when_the_project_or_the_settings_changed(tmp_path):
+def test_the_manifest_is_parsed_again_only_when_the_project_or_the_engine_changed(tmp_path):
     from dagster_dbt import DbtProject
 
     from orchestration.assets.dbt import prepare_manifest
@@ -134,7 +134,9 @@ def test_the_manifest_is_parsed_again_only_when_the_project_or_the_settings_chan
     settings = {"CG_WAREHOUSE": str(tmp_path / "warehouse.duckdb"), "CG_AS_OF": "", "CG_REPORTING_CURRENCY": "USD"}
     parsed_at = prepare_manifest(project, settings).stat().st_mtime_ns
     assert prepare_manifest(project, settings).stat().st_mtime_ns == parsed_at  # nothing changed: no parse
-    assert prepare_manifest(project, {**settings, "CG_AS_OF": "2026-06-30"}).stat().st_mtime_ns > parsed_at
+    other_warehouse = {**settings, "CG_WAREHOUSE": str(tmp_path / "other.duckdb"), "CG_AS_OF": "2026-06-30"}
+    assert prepare_manifest(project, other_warehouse).stat().st_mtime_ns == parsed_at  # the same graph: no parse
+    assert prepare_manifest(project, {**settings, "CG_ENGINE": "postgres"}).stat().st_mtime_ns > parsed_at
 
     (copy / "models" / "marts" / "kpi" / "kpi_new.sql").write_text("select 1 as answer\n")
     assert '"model.common_ground.kpi_new"' in prepare_manifest(project, settings).read_text()

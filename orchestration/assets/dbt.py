@@ -25,24 +25,24 @@ from orchestration.warehouse import POOL
 
 def prepare_manifest(project: DbtProject, dbt_env: Mapping[str, str]) -> Path:
     """Parse the project when the manifest is older than any of its files or was parsed
-    with other settings, so the manifest matches the models on disk without every process
-    start paying for a parse. `dbt_env` are the settings in this process's environment,
-    which the parse and the dbt runs see alike: dbt's partial parsing (which every run
-    starts from) is void once the warehouse path or a setting differs. Runs starting
+    for another engine (whose adapter dispatches other macros), so the manifest matches
+    the models on disk without every process start paying for a parse. The warehouse
+    path, as-of date and currency do not change the graph Dagster reads, so processes
+    that differ only in those (tests, one per warehouse) share one parse. Runs starting
     together each load this module: parsing is serialized by a file lock, and the manifest
     is published by an atomic rename, so no process ever reads one half written."""
     target = Path(project.project_dir) / project.target_path
     target.mkdir(parents=True, exist_ok=True)
     published = target / "manifest.published.json"
     parsed_with = target / "manifest.published.env.json"
-    settings = json.dumps(dict(sorted(dbt_env.items())))
+    parsed_for = json.dumps({"CG_ENGINE": dbt_env.get("CG_ENGINE", "duckdb")})
     with (target / ".parse.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (
             published.exists()
             and published.stat().st_mtime > _newest_project_file(Path(project.project_dir))
             and parsed_with.exists()
-            and parsed_with.read_text() == settings
+            and parsed_with.read_text() == parsed_for
         ):
             return published
         WarehouseDbtResource(project_dir=project, dbt_executable=DBT_EXECUTABLE, environment=dict(dbt_env)).cli(
@@ -51,7 +51,7 @@ def prepare_manifest(project: DbtProject, dbt_env: Mapping[str, str]) -> Path:
         staged = target / f".manifest.{os.getpid()}.json"
         shutil.copyfile(target / "manifest.json", staged)
         os.replace(staged, published)
-        parsed_with.write_text(settings)
+        parsed_with.write_text(parsed_for)
     return published
 
 

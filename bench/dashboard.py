@@ -91,7 +91,7 @@ def timed(action, page) -> float:
     action()
     page.wait_for_timeout(50)  # the rerun message reaches the browser before it reports running
     wait_for_run(page)
-    page.get_by_test_id("stTable").first.wait_for(timeout=120_000)
+    page.locator("table.cg-table").first.wait_for(timeout=120_000)
     return time.perf_counter() - started
 
 

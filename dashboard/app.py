@@ -56,6 +56,7 @@ def show(view: PublishedBuild) -> None:
             st.Page(lambda: pages.portfolio(view, filters), title="Portfolio", url_path="portfolio", default=True),
             st.Page(lambda: pages.study(view, filters), title="Study", url_path="study"),
         ])
+    st.html(pages.TABLE_STYLE)
     header(view)
     navigation.run()
 

@@ -43,8 +43,6 @@ def warm_up(publish_dir: Path, audience: str) -> None:
     importing pandas and Altair, declaring the charts, opening the published view and
     reading what the first page shows with the default filters (the server runs in this
     process, so the app finds it all done and the query results kept)."""
-    import pandas.io.formats.style  # noqa: F401  (the tables that highlight rows use a Styler)
-
     import dashboard.pages  # noqa: F401  (declares its charts when imported)
     from dashboard import queries
 

@@ -1,27 +1,27 @@
 """The dashboard pages: Portfolio and Study (sponsor and CRO audiences), Data quality &
 governance (governance audience). Every table is drawn as text a reader can select
-(st.table) with a CSV download of all its rows beside it.
+(one HTML table) with a CSV download of all its rows beside it.
 
 What a page view costs is kept small, since a Study page draws a dozen tables and three
-charts: tables go to the browser as text formatted here (a pandas Styler costs a few
-tenths of a second a table to marshal, so only the tables that highlight rows use one),
-and the charts are declared once, with Altair, when the module is imported (Altair
+charts: tables go to the browser as HTML formatted here (st.table draws each cell as
+Markdown, and a pandas Styler costs a few tenths of a second a table to marshal), and the
+charts are declared once, with Altair, when the module is imported (Altair
 validates a chart against the Vega-Lite schema, about 0.2 s a chart), then drawn with
 each page's data."""
 
 from __future__ import annotations
 
 import os
+from html import escape
 
 import altair as alt
 import pandas as pd
-import pyarrow as pa
 import streamlit as st
 
 from dashboard import queries
 from dashboard.published import PublishedBuild
 from dashboard.queries import Filters
-from dashboard.status import RED, light
+from dashboard.status import AMBER, GREEN, NONE, RED, light
 
 CURRENCY = (os.environ.get("CG_REPORTING_CURRENCY") or "USD").strip().upper()  # as the pipeline that built the view
 # rows of a table drawn on the page: drawing hundreds of rows costs the browser seconds (a
@@ -52,15 +52,26 @@ def cell_text(value) -> str:
     return f"{value:.2f}" if isinstance(value, float) else str(value)
 
 
+TABLE_STYLE = """<style>
+div.cg-table-frame { overflow-x: auto; margin-bottom: 0.5rem; }
+table.cg-table { border-collapse: collapse; min-width: 100%; font-size: 0.875rem; }
+table.cg-table th, table.cg-table td { border: 1px solid rgba(49, 51, 63, 0.1); padding: 0.25rem 0.375rem; text-align: left; vertical-align: top; }
+table.cg-table td { white-space: nowrap; }
+table.cg-table th { font-weight: 600; color: rgba(49, 51, 63, 0.8); }
+table.cg-table tr.highlighted td { background-color: #fde2b3; }
+</style>"""
+
+
 def draw_table(frame: pd.DataFrame, highlight: str | None) -> None:
-    text = {str(column): [cell_text(value) for value in frame[column].tolist()] for column in frame.columns}
-    if highlight:
-        marked = frame[highlight].tolist()
-        st.table(pd.DataFrame(text, dtype=object).style.hide(axis="index").apply(
-            lambda row: ["background-color: #fde2b3" if marked[row.name] else "" for _ in row], axis=1,
-        ))
-    else:
-        st.table(pa.table(text), hide_index=True)  # an Arrow table goes to the browser as it is, with no pandas step
+    """The rows as one HTML table: a browser draws hundreds of plain cells at once, where
+    st.table draws each cell as Markdown (seconds for a page of a dozen tables)."""
+    marked = frame[highlight].tolist() if highlight else [False] * len(frame)
+    header = "".join(f"<th>{escape(str(column))}</th>" for column in frame.columns)
+    body = "".join(
+        f"<tr{' class=highlighted' if mark else ''}>" + "".join(f"<td>{escape(cell_text(value))}</td>" for value in values) + "</tr>"
+        for mark, values in zip(marked, frame.itertuples(index=False, name=None))
+    )
+    st.html(f'<div class="cg-table-frame"><table class="cg-table"><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table></div>')
 
 
 def show_table(title: str, frame: pd.DataFrame, key: str, caption: str | None = None, highlight: str | None = None,
@@ -132,6 +143,17 @@ HELD_CHART = monthly_bars_per_sender(
     "Rows held (records)", "rule", "Reason (rule)", ["month:O", "source:N", "feed:N", "stage:N", "rule:N", "rows_held:Q"])
 
 
+LIGHTS = {GREEN: "on track", AMBER: "watch", RED: "act", NONE: "nothing to measure yet"}
+LIGHTS_CHART = spec_of(alt.Chart(title="Studies by traffic light, per signal").mark_bar().encode(
+    y=alt.Y("signal:N", title=None, sort=None, axis=alt.Axis(labelLimit=400)),
+    x=alt.X("count():Q", title="Studies", axis=alt.Axis(tickMinStep=1, format="d")),
+    color=alt.Color("light:N", title="Traffic light", sort=list(LIGHTS.values()),
+                    scale=alt.Scale(domain=list(LIGHTS.values()), range=["#2e9e4f", "#f2b600", "#d93025", "#c4c4c4"])),
+    order=alt.Order("order:Q"),
+    tooltip=["signal:N", "light:N", "count():Q"],
+))
+
+
 # Portfolio ----------------------------------------------------------------------------
 
 
@@ -165,12 +187,34 @@ def portfolio(view: PublishedBuild, filters: Filters) -> None:
         f"{', ' + filters.country_code + ' only' if filters.country_code else ''}. "
         "🟢 on track · 🟡 watch · 🔴 act · ⚪ nothing to measure yet (thresholds: README, Dashboards)."
     )
-    table = worst_first(portfolio_table(queries.portfolio(view, Filters(perspective=filters.perspective, country_code=filters.country_code))))
+    figures = queries.portfolio(view, Filters(perspective=filters.perspective, country_code=filters.country_code))
+    table = worst_first(portfolio_table(figures))
+    portfolio_summary(figures, table)
     first = 0
     if len(table) > STUDIES_PER_PAGE:
         pages_count = -(-len(table) // STUDIES_PER_PAGE)
         first = (st.number_input(f"Page of studies (1 to {pages_count})", 1, pages_count, 1, key="portfolio_page") - 1) * STUDIES_PER_PAGE
     show_table("Studies", table, "portfolio", caption="The studies with the most red lights first.", first=first, rows=STUDIES_PER_PAGE)
+
+
+def portfolio_summary(figures: pd.DataFrame, table: pd.DataFrame) -> None:
+    """The portfolio's totals, and how many studies each signal puts at each light."""
+    signals = [column for column in table.columns if column not in ("study", "CRO")]
+    with_red = int(sum(table[column].astype(str).str.startswith(RED) for column in signals).gt(0).sum()) if len(table) else 0
+    totals = [
+        ("Studies", f"{len(table)}"),
+        ("Studies with a red light", f"{with_red}"),
+        ("Sites ready of planned", percent(ratio(figures["sites_ready"].sum(), figures["sites_planned"].sum()))),
+        ("Randomized of planned", percent(ratio(figures["randomized"].sum(), figures["planned"].sum()))),
+        (f"Unpaid over 30 days ({CURRENCY})", f"{float(figures['overdue_amount'].sum()):,.2f}"),
+    ]
+    for column, (label, value) in zip(st.columns(len(totals)), totals):
+        column.metric(label, value)
+    if len(table):
+        lights = table[signals].melt(var_name="signal", value_name="shown")
+        lights["light"] = lights["shown"].str[:1].map(LIGHTS)
+        lights["order"] = lights["light"].map({name: index for index, name in enumerate(LIGHTS.values())})
+        draw_chart(LIGHTS_CHART, lights[["signal", "light", "order"]])
 
 
 def worst_first(table: pd.DataFrame) -> pd.DataFrame:

@@ -3,7 +3,9 @@ what each side delivers. The reader, the gates and the synthetic generator use i
 
 from __future__ import annotations
 
+import argparse
 import re
+import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cache
@@ -32,6 +34,10 @@ class Column:
     min: float | None = None
     max: float | None = None
     not_before: str | None = None  # another column of the same row
+    staging_name: str = ""  # its name in dbt's staging layer
+    normalize: str | None = None  # `code`: trimmed and upper-cased
+    blank_as_null: bool = False
+    local_date: str | None = None  # a timestamp's calendar date as written, under this name
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,7 @@ class Feed:
     columns: tuple[Column, ...]
     date_format: str
     version_column: str | None = None
+    description: str = ""
 
     @property
     def table(self) -> str:
@@ -107,6 +114,10 @@ def load_contract(path: Path = CONTRACT_PATH) -> Contract:
                     min=col.get("min"),
                     max=col.get("max"),
                     not_before=col.get("not_before"),
+                    staging_name=col.get("as") or snake_case(col_name),
+                    normalize=col.get("normalize"),
+                    blank_as_null=col.get("blank_as_null", False),
+                    local_date=col.get("local_date"),
                 )
                 for col_name, col in spec["columns"].items()
             )
@@ -120,9 +131,15 @@ def load_contract(path: Path = CONTRACT_PATH) -> Contract:
                     columns=columns,
                     date_format=date_format,
                     version_column=spec.get("version_column"),
+                    description=spec.get("description", ""),
                 )
             )
     return Contract(version=str(raw["version"]), feeds=tuple(feeds))
+
+
+def snake_case(name: str) -> str:
+    """`CroStudyRef` -> `cro_study_ref`; a name in snake_case stays as it is."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
 
 
 def source_side(source: str) -> tuple[str, str | None]:
@@ -139,3 +156,28 @@ def delivery_file_name(feed: Feed, extract_at: datetime) -> str:
     """The contract's file name for a delivery, e.g. `sites__20261103T020000Z.csv`."""
     stamp = extract_at.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     return f"{feed.name}__{stamp}.{feed.extension}"
+
+
+def generator_arguments(prog: str, description: str) -> argparse.ArgumentParser:
+    """The command line of a command that writes files from the contract: --write or --check."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    action = parser.add_mutually_exclusive_group(required=True)
+    action.add_argument("--write", action="store_true", help="write the files that differ from the contract")
+    action.add_argument("--check", action="store_true", help="exit 1 if any file differs from the contract")
+    return parser
+
+
+def sync_generated(expected: dict[Path, str], check: bool, command: str) -> int:
+    """Files generated from the contract: with `check`, name each one that differs from
+    `expected` and return 1 if any does; else write those that differ."""
+    stale = [path for path, text in expected.items() if not path.exists() or path.read_text(encoding="utf-8") != text]
+    if check:
+        for path in stale:
+            print(f"stale: {path} (run `{command} --write`)", file=sys.stderr)
+        return 1 if stale else 0
+    for path in stale:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(expected[path], encoding="utf-8")
+        print(f"wrote {path}")
+    print(f"{len(stale)} of {len(expected)} files changed")
+    return 0

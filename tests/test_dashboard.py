@@ -119,7 +119,8 @@ def choose(page, label: str, option: str) -> None:
 
 
 def metric(page, label: str) -> str:
-    return page.get_by_test_id("stMetric").filter(has_text=label).get_by_test_id("stMetricValue").inner_text()
+    labelled = page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True)
+    return page.get_by_test_id("stMetric").filter(has=labelled).get_by_test_id("stMetricValue").inner_text()
 
 
 def headline(page) -> dict[str, str]:
@@ -131,7 +132,7 @@ def headline(page) -> dict[str, str]:
 
 def table_column(page, title: str, column: int) -> list[str]:
     """The cells of one column of the table under the subheader `title`."""
-    table = page.locator(f"xpath=//h3[normalize-space()='{title}']/following::*[@data-testid='stTable'][1]")
+    table = page.locator(f"xpath=//h3[normalize-space()='{title}']/following::table[@class='cg-table'][1]")
     return [cell.strip() for cell in table.locator(f"tbody tr td:nth-of-type({column})").all_inner_texts()]
 
 
@@ -153,8 +154,8 @@ def test_each_page_loads_without_error_and_shows_the_as_of_date_and_build_time(s
     # CG_AS_OF of the fixture; the build time is the publish run's, in UTC
     assert f"{audience} · data as of 2026-06-30 · built " in text
     assert re.search(r"built \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC", text)
-    assert page.get_by_test_id("stTable").count() >= 1
-    assert page.get_by_test_id("stDownloadButton").count() == page.get_by_test_id("stTable").count() + page.get_by_test_id("stAlert").count()
+    assert page.locator("table.cg-table").count() >= 1
+    assert page.get_by_test_id("stDownloadButton").count() == page.locator("table.cg-table").count() + page.get_by_test_id("stAlert").count()
     screenshot(page, SCREENSHOTS / f"{audience}-{name}.png")
 
 
@@ -221,6 +222,10 @@ def test_the_portfolio_lists_every_study_with_its_traffic_lights(servers, page):
     # 100 % (the baseline's months all by June; gap 9.6 points, green) and 59.4 % of 100 % (red)
     assert table_column(page, "Studies", 3) == ["🟡 2 / 3", "🟢 1 / 1"]
     assert table_column(page, "Studies", 6) == ["🟢 90.4% / 100.0%", "🔴 59.4% / 100.0%"]
+    # the totals: sites ready (2 + 1) of planned (3 + 1); randomized in the latest month
+    # (2 + 1) of planned (4 + 2); ST-1's 339.00 unpaid over 30 days; both studies have a red light
+    totals = ["Studies", "Studies with a red light", "Sites ready of planned", "Randomized of planned", "Unpaid over 30 days (USD)"]
+    assert [metric(page, label) for label in totals] == ["2", "2", "75.0%", "50.0%", "339.00"]
 
 
 @pytest.mark.parametrize("audience, own, other", [("cro-acme", "ST-1", "ST-2"), ("cro-zenith", "ST-2", "ST-1")])

@@ -105,7 +105,7 @@ def test_groups_follow_the_layers():
 
 
 def test_dbt_sources_name_every_raw_table_of_the_contract():
-    sources = yaml.safe_load((PROJECT_ROOT / "dbt_project" / "models" / "staging" / "_sources.yml").read_text())["sources"]
+    sources = yaml.safe_load((PROJECT_ROOT / "dbt_project" / "models" / "staging" / "_raw__sources.yml").read_text())["sources"]
     raw = next(source for source in sources if source["name"] == "raw")
     assert sorted(table["name"] for table in raw["tables"]) == sorted(feed.table for feed in load_contract().feeds)
 

@@ -395,7 +395,7 @@ def test_the_audit_trail_names_every_mapping_seed():
 
 
 def test_the_snapshot_sources_declare_the_contract_s_keys():
-    sources = yaml.safe_load((PROJECT_ROOT / "dbt_project" / "models" / "staging" / "_sources.yml").read_text())
+    sources = yaml.safe_load((PROJECT_ROOT / "dbt_project" / "models" / "staging" / "_raw__sources.yml").read_text())
     (raw,) = [source for source in sources["sources"] if source["name"] == "raw"]
     declared = {table["name"]: table.get("config", {}).get("meta", {}).get("snapshot_key") for table in raw["tables"]}
     contract = load_contract()

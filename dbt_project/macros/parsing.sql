@@ -2,21 +2,35 @@
     gates quarantine such rows before they reach staging. Dispatched per adapter so the
     project runs beyond DuckDB. -#}
 
-{% macro parse_date(expression, side) -%}
-    {{ return(adapter.dispatch('parse_date', 'common_ground')(expression, side)) }}
+{#- `date_format` is the feed contract's, in strftime's notation (`%d-%b-%Y`), and is
+    spelled here in each engine's own. -#}
+{% macro parse_date(expression, date_format) -%}
+    {{ return(adapter.dispatch('parse_date', 'common_ground')(expression, date_format)) }}
 {%- endmacro %}
 
-{% macro default__parse_date(expression, side) -%}
-    cast(try_strptime({{ expression }}, '{{ "%d-%b-%Y" if side == "cro" else "%Y-%m-%d" }}') as date)
+{% macro default__parse_date(expression, date_format) -%}
+    cast(try_strptime({{ expression }}, '{{ date_format }}') as date)
 {%- endmacro %}
 
-{% macro spark__parse_date(expression, side) -%}
-    to_date(try_to_timestamp({{ expression }}, '{{ "dd-MMM-yyyy" if side == "cro" else "yyyy-MM-dd" }}'))
+{% macro spark__parse_date(expression, date_format) -%}
+    to_date(try_to_timestamp({{ expression }}, '{{ strftime_as(date_format, {'%Y': 'yyyy', '%m': 'MM', '%d': 'dd', '%b': 'MMM'}) }}'))
 {%- endmacro %}
 
-{% macro postgres__parse_date(expression, side) -%}
-    case when {{ expression }} ~ '{{ "^\d{2}-[A-Za-z]{3}-\d{4}$" if side == "cro" else "^\d{4}-\d{2}-\d{2}$" }}'
-         then to_date({{ expression }}, '{{ "DD-Mon-YYYY" if side == "cro" else "YYYY-MM-DD" }}') end
+{% macro postgres__parse_date(expression, date_format) -%}
+    case when {{ expression }} ~ '^{{ strftime_as(date_format, {'%Y': '\d{4}', '%m': '\d{2}', '%d': '\d{2}', '%b': '[A-Za-z]{3}'}) }}$'
+         then to_date({{ expression }}, '{{ strftime_as(date_format, {'%Y': 'YYYY', '%m': 'MM', '%d': 'DD', '%b': 'Mon'}) }}') end
+{%- endmacro %}
+
+{#- A strftime format with each directive replaced by its spelling in `directives`. -#}
+{% macro strftime_as(date_format, directives) -%}
+    {%- set spelled = namespace(text=date_format) -%}
+    {%- for directive, spelling in directives.items() -%}
+        {%- set spelled.text = spelled.text | replace(directive, spelling) -%}
+    {%- endfor -%}
+    {%- if '%' in spelled.text -%}
+        {{ exceptions.raise_compiler_error('date format ' ~ date_format ~ ': a directive that ' ~ target.type ~ ' is not taught') }}
+    {%- endif -%}
+    {{ spelled.text }}
 {%- endmacro %}
 
 {#- ISO 8601 with `Z` or an offset, to a UTC timestamp without zone. -#}
@@ -81,19 +95,23 @@
 
 {#- The first value of a row that does not parse, as a quarantine reason such as
     `invalid_date: VisitDate='03/11/2026'`, else null. `checks` lists
-    (column as delivered, kind, side) with kind one of date, timestamp, month, decimal,
-    integer, flag. -#}
+    (column as delivered, kind, date format) with kind one of date, timestamp, month,
+    decimal, integer, flag. -#}
 {% macro cast_error(checks) -%}
+    {%- if not checks -%}
+    cast(null as {{ dbt.type_string() }})
+    {%- else -%}
     case
-    {%- for column, kind, side in checks %}
-        when {{ column }} is not null and {{ parsed(column, kind, side) }} is null
+    {%- for column, kind, date_format in checks %}
+        when {{ column }} is not null and {{ parsed(column, kind, date_format) }} is null
             then 'invalid_{{ kind }}: {{ column | replace('"', '') | replace('`', '') }}=' || {{ in_quotes(column) }}
     {%- endfor %}
     end
+    {%- endif -%}
 {%- endmacro %}
 
-{% macro parsed(column, kind, side=none) -%}
-    {%- if kind == 'date' -%} {{ parse_date(column, side) }}
+{% macro parsed(column, kind, date_format=none) -%}
+    {%- if kind == 'date' -%} {{ parse_date(column, date_format) }}
     {%- elif kind == 'timestamp' -%} {{ parse_timestamp_utc(column) }}
     {%- elif kind == 'month' -%} {{ parse_month(column) }}
     {%- elif kind == 'decimal' -%} {{ parse_decimal(column) }}

@@ -1,5 +1,5 @@
 {#- Masking of sensitive delivered values (a raw column whose `meta: sensitivity` is not
-    `shared`, declared once in models/staging/_sources.yml) where a held row is shown to
+    `shared`, declared once in models/staging/_raw__sources.yml, from the feed contract) where a held row is shown to
     everyone: marts.quarantined_rows. The CRO's own receipt keeps the values. -#}
 
 {#- [(side, feed, [sensitive delivered columns])], from the raw source's column meta. -#}

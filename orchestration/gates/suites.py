@@ -9,18 +9,16 @@ values, e.g. `VisitDate={VisitDate!r} is not a date as DD-MMM-YYYY`).
 
 from __future__ import annotations
 
-import argparse
 import fnmatch
 import hashlib
 import json
-import sys
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 import yaml
 
-from orchestration.contract import Column, Feed, load_contract
+from orchestration.contract import Column, Feed, generator_arguments, load_contract, sync_generated
 from orchestration.settings import PROJECT_ROOT
 
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
@@ -210,23 +208,8 @@ def expected_raw_suites() -> dict[Path, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="cg-suites",
-        description="Generate the raw expectation suites (expectations/raw__*.json) from the feed contract.",
-    )
-    action = parser.add_mutually_exclusive_group(required=True)
-    action.add_argument("--write", action="store_true", help="write the suites")
-    action.add_argument("--check", action="store_true", help="exit 1 if any suite differs from the contract")
-    args = parser.parse_args(argv)
-    stale = [path for path, text in expected_raw_suites().items() if not path.exists() or path.read_text() != text]
-    if args.check:
-        for path in stale:
-            print(f"stale: {path.relative_to(PROJECT_ROOT)} (run `cg-suites --write`)", file=sys.stderr)
-        return 1 if stale else 0
-    for path, text in expected_raw_suites().items():
-        path.write_text(text, encoding="utf-8")
-    print(f"wrote {len(stale)} changed of {len(expected_raw_suites())} raw suites to {EXPECTATIONS_DIR.relative_to(PROJECT_ROOT)}/")
-    return 0
+    parser = generator_arguments("cg-suites", "Generate the raw expectation suites (expectations/raw__*.json) from the feed contract.")
+    return sync_generated(expected_raw_suites(), parser.parse_args(argv).check, "cg-suites")
 
 
 if __name__ == "__main__":

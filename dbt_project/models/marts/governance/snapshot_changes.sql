@@ -1,7 +1,7 @@
 {#- The change log of the snapshot feeds: every change between two consecutive deliveries
     of a snapshot feed from one source, so a new snapshot never replaces what was recorded
     before without a trace. The snapshot feeds are the raw sources whose meta names their
-    `snapshot_key` (models/staging/_sources.yml, as the feed contract has them). -#}
+    `snapshot_key` (models/staging/_raw__sources.yml, written from the feed contract). -#}
 {%- set snapshot_sources = [] %}
 {%- if execute %}
     {%- for node in graph.sources.values() | sort(attribute='name') %}
